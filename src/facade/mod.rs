@@ -1,0 +1,78 @@
+//! The one module that names `std::sync`, `std::thread`, `parking_lot` and `loom`.
+//!
+//! Every primitive in threadkit is written against the names exported here. A
+//! normal build maps them to parking_lot and std ([`native`]); a build with
+//! `RUSTFLAGS="--cfg loom"` maps them to loom's model types ([`model`]). Because the
+//! primitives themselves never change, the loom models in `tests/loom_*.rs` check
+//! the code users run, and a downstream crate built with `--cfg loom` model-checks
+//! its own use of threadkit too.
+//!
+//! What the facade provides, with the same signatures in both worlds:
+//!
+//! | name | native | loom |
+//! |---|---|---|
+//! | `RawMutex` | `parking_lot::RawMutex` (1 byte, eventually fair) | loom `Mutex<bool>` + `Condvar`, created lazily |
+//! | `RawThreadId` | `parking_lot::RawThreadId` | address of a loom thread-local |
+//! | `Mutex<T>` | `lock_api::Mutex<RawMutex, T>` | the same, over the loom raw mutex |
+//! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
+//! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
+//! | `Thread`, `current()` | `std::thread` | `loom::thread` |
+//! | `park_until(deadline)` | `park` / `park_timeout` | see below |
+//! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
+//!
+//! # Time under loom
+//!
+//! Loom has no clock and cannot sleep, yet every blocking call in threadkit has a
+//! timed form that must terminate in a model. [`park_until`] with a finite deadline
+//! therefore *yields once* under loom and then reports a timeout. The caller
+//! re-checks its wake-up token after that yield, so the model explores both
+//! outcomes: the wake-up arriving before the deadline, and the deadline winning
+//! the race. An untimed park is a real loom park, so a lost wake-up shows up as a
+//! loom deadlock report.
+//!
+//! # Spinning under loom
+//!
+//! [`SPIN_LIMIT`] is 0 under loom: a spin loop is invisible to loom's scheduler and
+//! would only multiply the interleavings it explores.
+
+#[cfg(not(loom))]
+mod native;
+#[cfg(not(loom))]
+pub(crate) use native::*;
+
+#[cfg(loom)]
+mod model;
+#[cfg(loom)]
+pub(crate) use model::*;
+
+/// The mutex used for every primitive's internal state.
+pub(crate) type Mutex<T> = lock_api::Mutex<RawMutex, T>;
+/// The guard of [`Mutex`].
+pub(crate) type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
+
+/// What [`park_until`] observed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Parked {
+    /// Woken or spuriously returned: the caller re-checks its condition.
+    Woken,
+    /// The deadline has passed.
+    TimedOut,
+}
+
+/// Turns a timeout into a deadline; `None` (wait forever) when it overflows, so
+/// `Duration::MAX` means "no timeout" rather than a panic.
+pub(crate) fn deadline_after(timeout: core::time::Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+/// Declares a function `const` outside loom and plain under loom, whose atomics
+/// cannot be built in a const context (the trick is concurrent-queue's).
+macro_rules! const_fn {
+    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])* $vis fn $($rest)*
+    };
+}
+pub(crate) use const_fn;

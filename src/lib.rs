@@ -1,0 +1,58 @@
+//! Blocking concurrency primitives with the semantics of Python's `threading`
+//! module, written the Rust way: guards instead of `acquire`/`release` pairs,
+//! `Result`s instead of exceptions, `Send`/`Sync` instead of hope.
+//!
+//! | threadkit | Python | what it is |
+//! |---|---|---|
+//! | [`Lock`] | `threading.Lock` | mutual exclusion around a value |
+//! | [`RLock`] | `threading.RLock` | a lock its owner may take again |
+//! | [`Condition`] | `threading.Condition` | wait for a state change under a [`Lock`], no spurious wake-ups |
+//!
+//! Every blocking call has timed forms named the parking_lot way (`*_for(Duration)`,
+//! `*_until(Instant)`); a zero duration tries once, `Duration::MAX` waits forever.
+//! Nothing is poisoned: a panic while a guard is held releases the lock.
+//! Every operation states its memory-ordering guarantee as a happens-before rule.
+//!
+//! # Example
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::thread;
+//! use threadkit::{Condition, Lock};
+//!
+//! let jobs = Arc::new((Lock::new(Vec::new()), Condition::new()));
+//! let consumer = {
+//!     let jobs = Arc::clone(&jobs);
+//!     thread::spawn(move || {
+//!         let (queue, ready) = &*jobs;
+//!         let mut queue = queue.lock();
+//!         ready.wait_while(&mut queue, |q| q.is_empty());
+//!         queue.pop().unwrap()
+//!     })
+//! };
+//! jobs.0.lock().push("resize image");
+//! jobs.1.notify_one();
+//! assert_eq!(consumer.join().unwrap(), "resize image");
+//! ```
+//!
+//! # Model checking with loom
+//!
+//! Built with `RUSTFLAGS="--cfg loom"`, every primitive runs on loom's types with
+//! the same API, so your own loom models explore threadkit's interleavings too.
+//! Under loom a timed wait yields once and then may time out, so both outcomes
+//! are explored and every model terminates. Create threadkit objects inside the
+//! `loom::model` closure, as you would loom's own types.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+mod facade;
+mod wait_queue;
+
+mod condition;
+mod lock;
+mod rlock;
+
+pub use condition::{Condition, WaitTimeoutResult};
+pub use lock::{Lock, LockGuard};
+pub use rlock::{RLock, RLockGuard};

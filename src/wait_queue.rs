@@ -1,0 +1,188 @@
+//! The engine every blocking primitive shares: a FIFO queue of parked threads.
+//!
+//! A primitive keeps its own state and a [`WaitQueue`] together behind one
+//! internal [`Mutex`](crate::facade::Mutex). Blocking follows one protocol:
+//!
+//! 1. under the state lock, check the condition; if it does not hold, [`push`]
+//!    a waiter (with whatever per-waiter data `D` the primitive needs);
+//! 2. release the state lock and [`Waiter::park_until`]: spin briefly on the
+//!    waiter's token, then park;
+//! 3. a waker, holding the state lock, pops waiters from the front and stores a
+//!    non-zero *token* in each (the token says why: "notified", "broken", ...),
+//!    then unparks them after releasing the lock ([`Wakeups`]);
+//! 4. a waiter whose deadline passes takes the state lock and [`remove`]s itself.
+//!    If it is no longer queued, a waker chose it first and its token is already
+//!    stored (tokens are written under the lock), so it reports the wake-up, never
+//!    a timeout: a wake-up is never lost and never counted twice.
+//!
+//! Because a waiter only returns on its own token (or its own timeout), there are
+//! no spurious wake-ups, and popping from the front makes every wake-up go to
+//! the longest-waiting thread.
+//!
+//! [`push`]: WaitQueue::push
+//! [`remove`]: WaitQueue::remove
+
+use std::collections::VecDeque;
+
+use crate::facade::{self, Arc, AtomicUsize, Instant, Ordering, Parked, Thread};
+
+/// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
+pub(crate) type Token = core::num::NonZeroUsize;
+
+/// The token of a plain notification.
+pub(crate) const NOTIFIED: Token = Token::MIN;
+
+/// One parked thread, shared between its queue entry and the thread itself.
+pub(crate) struct Waiter {
+    token: AtomicUsize,
+    thread: Thread,
+}
+
+impl Waiter {
+    fn for_current_thread() -> Arc<Waiter> {
+        Arc::new(Waiter {
+            token: AtomicUsize::new(0),
+            thread: facade::current(),
+        })
+    }
+
+    /// The token, if a waker has stored one. Acquire: pairs with the waker's
+    /// release store, so everything the waker did before waking happens-before
+    /// the waiter returning.
+    fn token(&self) -> Option<Token> {
+        Token::new(self.token.load(Ordering::Acquire))
+    }
+
+    /// Blocks until woken (returns the token) or until `deadline` passes (returns
+    /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
+    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Option<Token> {
+        // Spin briefly first: a wake-up that arrives within a few hundred cycles
+        // (a ping-pong partner on another core) then costs no syscall.
+        for round in 0..facade::SPIN_LIMIT {
+            if let Some(token) = self.token() {
+                return Some(token);
+            }
+            for _ in 0..1u32 << round {
+                facade::spin_loop();
+            }
+        }
+        loop {
+            if let Some(token) = self.token() {
+                return Some(token);
+            }
+            if facade::park_until(deadline) == Parked::TimedOut {
+                return self.token();
+            }
+        }
+    }
+
+    /// Blocks until woken, for a waiter that found itself already dequeued after
+    /// its timeout: the waker stored its token under the lock, so this returns at once.
+    pub(crate) fn expect_token(&self) -> Token {
+        self.token()
+            .expect("a dequeued waiter always has its token stored under the lock")
+    }
+}
+
+/// A FIFO queue of waiters, each with primitive-specific data `D`.
+pub(crate) struct WaitQueue<D = ()> {
+    entries: VecDeque<Entry<D>>,
+}
+
+/// A queued waiter and its data.
+pub(crate) struct Entry<D> {
+    waiter: Arc<Waiter>,
+    pub(crate) data: D,
+}
+
+impl<D> WaitQueue<D> {
+    pub(crate) const fn new() -> Self {
+        WaitQueue {
+            entries: VecDeque::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Queues the current thread at the back.
+    pub(crate) fn push(&mut self, data: D) -> Arc<Waiter> {
+        let waiter = Waiter::for_current_thread();
+        self.entries.push_back(Entry {
+            waiter: Arc::clone(&waiter),
+            data,
+        });
+        waiter
+    }
+
+    /// The longest-waiting entry.
+    pub(crate) fn front_mut(&mut self) -> Option<&mut Entry<D>> {
+        self.entries.front_mut()
+    }
+
+    /// Dequeues `waiter` (after its timeout) and returns its data, or `None` if a
+    /// waker dequeued it first.
+    pub(crate) fn remove(&mut self, waiter: &Arc<Waiter>) -> Option<D> {
+        let index = self
+            .entries
+            .iter()
+            .position(|entry| Arc::ptr_eq(&entry.waiter, waiter))?;
+        self.entries.remove(index).map(|entry| entry.data)
+    }
+
+    /// Dequeues up to `n` waiters from the front, storing `token` in each.
+    pub(crate) fn wake(&mut self, n: usize, token: Token, wakeups: &mut Wakeups) -> usize {
+        let n = n.min(self.entries.len());
+        for _ in 0..n {
+            let entry = self.entries.pop_front().expect("n <= len");
+            wakeups.push(entry.waiter, token);
+        }
+        n
+    }
+
+    /// Dequeues the front waiter, storing `token`, and returns its data.
+    pub(crate) fn wake_front(&mut self, token: Token, wakeups: &mut Wakeups) -> Option<D> {
+        let entry = self.entries.pop_front()?;
+        wakeups.push(entry.waiter, token);
+        Some(entry.data)
+    }
+}
+
+/// Waiters chosen under the state lock, to unpark once it is released (so a woken
+/// thread does not run straight into a lock its waker still holds).
+#[must_use = "call `unpark` once the state lock is released"]
+pub(crate) struct Wakeups {
+    first: Option<Arc<Waiter>>,
+    rest: Vec<Arc<Waiter>>,
+}
+
+impl Wakeups {
+    pub(crate) const fn new() -> Self {
+        Wakeups {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, waiter: Arc<Waiter>, token: Token) {
+        // Release: pairs with `Waiter::token`. Stored under the state lock (see
+        // the module docs); the unpark itself comes later.
+        waiter.token.store(token.get(), Ordering::Release);
+        match self.first {
+            None => self.first = Some(waiter),
+            Some(_) => self.rest.push(waiter),
+        }
+    }
+
+    /// Unparks every chosen waiter. Call after releasing the state lock.
+    pub(crate) fn unpark(self) {
+        for waiter in self.first.into_iter().chain(self.rest) {
+            waiter.thread.unpark();
+        }
+    }
+}
