@@ -114,7 +114,7 @@ impl Condition {
         /// ```
         pub const fn new() -> Condition {
             Condition {
-                state: Mutex::new(State { queue: WaitQueue::new(), lock: 0 }),
+                state: facade::mutex(State { queue: WaitQueue::new(), lock: 0 }),
                 waiting: AtomicUsize::new(0),
             }
         }

@@ -8,7 +8,7 @@ use core::fmt;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-use crate::facade::{Instant, RawMutex};
+use crate::facade::{self, Instant, RawMutex, const_fn};
 
 /// A mutual-exclusion lock protecting a value of type `T` (Python's
 /// `threading.Lock`, with the data inside as in Rust's `Mutex`).
@@ -74,17 +74,20 @@ pub struct LockGuard<'a, T: ?Sized> {
 }
 
 impl<T> Lock<T> {
-    /// Creates an unlocked lock holding `value`.
-    ///
-    /// ```
-    /// static CONFIG: threadkit::Lock<Vec<u8>> = threadkit::Lock::new(Vec::new());
-    /// CONFIG.lock().push(1);
-    /// assert_eq!(*CONFIG.lock(), [1]);
-    /// ```
-    #[inline]
-    pub const fn new(value: T) -> Lock<T> {
-        Lock {
-            inner: lock_api::Mutex::new(value),
+    const_fn! {
+        /// Creates an unlocked lock holding `value` (`const` outside loom, so a
+        /// `Lock` can be a `static`).
+        ///
+        /// ```
+        /// static CONFIG: threadkit::Lock<Vec<u8>> = threadkit::Lock::new(Vec::new());
+        /// CONFIG.lock().push(1);
+        /// assert_eq!(*CONFIG.lock(), [1]);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> Lock<T> {
+            Lock {
+                inner: lock_api::Mutex::from_raw(facade::raw_mutex(), value),
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use core::fmt;
 use core::ops::Deref;
 use core::time::Duration;
 
-use crate::facade::{Instant, RawMutex, RawThreadId};
+use crate::facade::{self, Instant, RawMutex, RawThreadId, const_fn};
 
 /// A reentrant lock: the thread that holds it may lock it again; other threads
 /// block until the owner has dropped every one of its guards (Python's
@@ -83,19 +83,22 @@ pub struct RLockGuard<'a, T: ?Sized> {
 }
 
 impl<T> RLock<T> {
-    /// Creates an unlocked reentrant lock holding `value`.
-    ///
-    /// ```
-    /// let lock = threadkit::RLock::new(5);
-    /// assert_eq!(*lock.lock(), 5);
-    /// ```
-    #[inline]
-    pub const fn new(value: T) -> RLock<T> {
-        RLock {
-            inner: lock_api::ReentrantMutex::new(Held {
+    const_fn! {
+        /// Creates an unlocked reentrant lock holding `value` (`const` outside loom).
+        ///
+        /// ```
+        /// let lock = threadkit::RLock::new(5);
+        /// assert_eq!(*lock.lock(), 5);
+        /// ```
+        #[inline]
+        pub const fn new(value: T) -> RLock<T> {
+            let held = Held {
                 holds: Cell::new(0),
                 value,
-            }),
+            };
+            RLock {
+                inner: lock_api::ReentrantMutex::from_raw(facade::raw_mutex(), RawThreadId, held),
+            }
         }
     }
 

@@ -24,7 +24,7 @@
 
 use std::collections::VecDeque;
 
-use crate::facade::{self, Arc, AtomicUsize, Instant, Ordering, Parked, Thread};
+use crate::facade::{self, Arc, AtomicUsize, Instant, Ordering, Parked, Parker};
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
 pub(crate) type Token = core::num::NonZeroUsize;
@@ -35,14 +35,14 @@ pub(crate) const NOTIFIED: Token = Token::MIN;
 /// One parked thread, shared between its queue entry and the thread itself.
 pub(crate) struct Waiter {
     token: AtomicUsize,
-    thread: Thread,
+    parker: Parker,
 }
 
 impl Waiter {
     fn for_current_thread() -> Arc<Waiter> {
         Arc::new(Waiter {
             token: AtomicUsize::new(0),
-            thread: facade::current(),
+            parker: Parker::for_current_thread(),
         })
     }
 
@@ -70,7 +70,7 @@ impl Waiter {
             if let Some(token) = self.token() {
                 return Some(token);
             }
-            if facade::park_until(deadline) == Parked::TimedOut {
+            if self.parker.park_until(deadline) == Parked::TimedOut {
                 return self.token();
             }
         }
@@ -182,7 +182,7 @@ impl Wakeups {
     /// Unparks every chosen waiter. Call after releasing the state lock.
     pub(crate) fn unpark(self) {
         for waiter in self.first.into_iter().chain(self.rest) {
-            waiter.thread.unpark();
+            waiter.parker.unpark();
         }
     }
 }

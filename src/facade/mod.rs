@@ -11,19 +11,18 @@
 //!
 //! | name | native | loom |
 //! |---|---|---|
-//! | `RawMutex` | `parking_lot::RawMutex` (1 byte, eventually fair) | loom `Mutex<bool>` + `Condvar`, created lazily |
+//! | `RawMutex`, `raw_mutex()` | `parking_lot::RawMutex` (1 byte, eventually fair) | loom `Mutex<bool>` + `Condvar` |
 //! | `RawThreadId` | `parking_lot::RawThreadId` | address of a loom thread-local |
-//! | `Mutex<T>` | `lock_api::Mutex<RawMutex, T>` | the same, over the loom raw mutex |
+//! | `Mutex<T>`, `mutex()` (internal state) | `parking_lot::Mutex<T>` | `loom::sync::Mutex<T>` |
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
-//! | `Thread`, `current()` | `std::thread` | `loom::thread` |
-//! | `park_until(deadline)` | `park` / `park_timeout` | see below |
+//! | `Parker` | the thread's park token (`std::thread::park`) | a `loom::sync::Notify` per waiter |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
 //!
 //! # Time under loom
 //!
 //! Loom has no clock and cannot sleep, yet every blocking call in threadkit has a
-//! timed form that must terminate in a model. [`park_until`] with a finite deadline
+//! timed form that must terminate in a model. `Parker::park_until` with a finite deadline
 //! therefore *yields once* under loom and then reports a timeout. The caller
 //! re-checks its wake-up token after that yield, so the model explores both
 //! outcomes: the wake-up arriving before the deadline, and the deadline winning
@@ -35,6 +34,18 @@
 //! [`SPIN_LIMIT`] is 0 under loom: a spin loop is invisible to loom's scheduler and
 //! would only multiply the interleavings it explores.
 
+/// Declares a function `const` outside loom and plain under loom, whose atomics
+/// cannot be built in a const context (the trick is concurrent-queue's).
+macro_rules! const_fn {
+    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
+        #[cfg(not(loom))]
+        $(#[$attr])* $vis const fn $($rest)*
+        #[cfg(loom)]
+        $(#[$attr])* $vis fn $($rest)*
+    };
+}
+pub(crate) use const_fn;
+
 #[cfg(not(loom))]
 mod native;
 #[cfg(not(loom))]
@@ -45,12 +56,7 @@ mod model;
 #[cfg(loom)]
 pub(crate) use model::*;
 
-/// The mutex used for every primitive's internal state.
-pub(crate) type Mutex<T> = lock_api::Mutex<RawMutex, T>;
-/// The guard of [`Mutex`].
-pub(crate) type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
-
-/// What [`park_until`] observed.
+/// What `Parker::park_until` observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Parked {
     /// Woken or spuriously returned: the caller re-checks its condition.
@@ -64,15 +70,3 @@ pub(crate) enum Parked {
 pub(crate) fn deadline_after(timeout: core::time::Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
-
-/// Declares a function `const` outside loom and plain under loom, whose atomics
-/// cannot be built in a const context (the trick is concurrent-queue's).
-macro_rules! const_fn {
-    ($(#[$attr:meta])* $vis:vis const fn $($rest:tt)*) => {
-        #[cfg(not(loom))]
-        $(#[$attr])* $vis const fn $($rest)*
-        #[cfg(loom)]
-        $(#[$attr])* $vis fn $($rest)*
-    };
-}
-pub(crate) use const_fn;

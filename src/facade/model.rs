@@ -3,11 +3,9 @@
 
 use core::num::NonZeroUsize;
 use core::time::Duration;
-use std::sync::OnceLock;
 
 pub(crate) use loom::sync::Arc;
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-pub(crate) use loom::thread::{Thread, current};
 pub(crate) use std::time::Instant;
 
 use super::{Parked, deadline_after};
@@ -27,83 +25,120 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
-/// Parks under loom. Untimed: a real loom park (a lost wake-up becomes a loom
-/// deadlock). Timed: one yield, then a timeout, so the model explores the wake-up
-/// winning the race as well as the deadline winning it.
-pub(crate) fn park_until(deadline: Option<Instant>) -> Parked {
-    match deadline {
-        None => {
-            loom::thread::park();
-            Parked::Woken
-        }
-        Some(_) => {
-            loom::thread::yield_now();
-            Parked::TimedOut
-        }
-    }
-}
-
-/// A raw mutex built from loom's `Mutex<bool>` and `Condvar`.
+/// Blocks one waiting thread until another thread unparks it.
 ///
-/// `lock_api` needs a `const INIT`, but loom's types cannot be built in a const
-/// context, so the loom state is created on first use (inside the model run, which
-/// is the only place a loom object may be created).
-pub(crate) struct RawMutex {
-    state: OnceLock<LoomLock>,
+/// Under loom this is a `loom::sync::Notify` per waiter, not the thread's park
+/// token: loom treats `Thread::unpark` as "make runnable" whatever the thread is
+/// blocked on, so a late unpark would wake the thread out of an unrelated loom
+/// `Mutex` or `Condvar` (ours or a downstream model's). A `Notify` only wakes a
+/// thread waiting on that very object.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    notify: loom::sync::Notify,
 }
 
-struct LoomLock {
-    locked: loom::sync::Mutex<bool>,
-    unlocked: loom::sync::Condvar,
-}
-
-impl RawMutex {
-    fn state(&self) -> &LoomLock {
-        self.state.get_or_init(|| LoomLock {
-            locked: loom::sync::Mutex::new(false),
-            unlocked: loom::sync::Condvar::new(),
-        })
+impl Parker {
+    /// A parker for the current thread.
+    pub(crate) fn for_current_thread() -> Parker {
+        Parker {
+            notify: loom::sync::Notify::new(),
+        }
     }
 
+    /// Untimed: a real loom wait (a lost wake-up becomes a loom deadlock report).
+    /// Timed: one yield, then a timeout, so the model explores the wake-up winning
+    /// the race as well as the deadline winning it.
+    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Parked {
+        match deadline {
+            None => {
+                self.notify.wait();
+                Parked::Woken
+            }
+            Some(_) => {
+                loom::thread::yield_now();
+                Parked::TimedOut
+            }
+        }
+    }
+
+    /// Wakes the waiting thread (or makes its next wait return at once).
+    pub(crate) fn unpark(&self) {
+        self.notify.notify();
+    }
 }
 
-// SAFETY: `locked` is only changed under loom's mutex, which gives mutual exclusion
-// with acquire/release semantics; a guard token is handed out only after `locked`
+/// The mutex guarding each primitive's internal state: loom's own, which costs
+/// the model two operations per critical section.
+#[derive(Debug)]
+pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+
+/// A new internal mutex.
+pub(crate) fn mutex<T>(value: T) -> Mutex<T> {
+    Mutex(loom::sync::Mutex::new(value))
+}
+
+impl<T> Mutex<T> {
+    /// Locks it (internal mutexes are never poisoned: threadkit does not panic
+    /// while holding one, except on the `Condition` misuse, which drops it first).
+    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+        self.0.lock().unwrap()
+    }
+}
+
+/// A raw mutex for loom: a loom `Mutex<bool>` ("held?") and a `Condvar` to
+/// block on while it is held, so a lock that is never released is a loom
+/// deadlock report (a spin lock would only exhaust loom's branch budget).
+///
+/// Loom's types cannot be built in a const context, so there is no usable
+/// `lock_api::RawMutex::INIT`: every lock is built with [`raw_mutex`] and
+/// `from_raw` instead (eagerly: a loom object created lazily by one thread and
+/// used by another is a causality violation to loom).
+pub(crate) struct RawMutex {
+    held: loom::sync::Mutex<bool>,
+    released: loom::sync::Condvar,
+}
+
+/// A new, unlocked raw mutex.
+pub(crate) fn raw_mutex() -> RawMutex {
+    RawMutex {
+        held: loom::sync::Mutex::new(false),
+        released: loom::sync::Condvar::new(),
+    }
+}
+
+// SAFETY: `held` is only changed under loom's mutex, which gives mutual exclusion
+// with acquire/release semantics; a guard token is handed out only when `held`
 // went from false to true, and `unlock` (given that token) sets it back.
 unsafe impl lock_api::RawMutex for RawMutex {
-    #[allow(clippy::declare_interior_mutable_const)]
-    const INIT: Self = RawMutex {
-        state: OnceLock::new(),
-    };
+    // Never evaluated: threadkit builds loom locks with `raw_mutex()` + `from_raw`.
+    const INIT: Self = panic!("use facade::raw_mutex(): loom objects cannot be const");
     type Guard = lock_api::GuardNoSend;
 
     fn lock(&self) -> Self::Guard {
-        let state = self.state();
-        let mut locked = state.locked.lock().unwrap();
-        while *locked {
-            locked = state.unlocked.wait(locked).unwrap();
+        let mut held = self.held.lock().unwrap();
+        while *held {
+            held = self.released.wait(held).unwrap();
         }
-        *locked = true;
+        *held = true;
         lock_api::GuardNoSend::new()
     }
 
     fn try_lock(&self) -> Option<Self::Guard> {
-        let mut locked = self.state().locked.lock().unwrap();
-        if *locked {
+        let mut held = self.held.lock().unwrap();
+        if *held {
             return None;
         }
-        *locked = true;
+        *held = true;
         Some(lock_api::GuardNoSend::new())
     }
 
     unsafe fn unlock(&self, _guard: Self::Guard) {
-        let state = self.state();
-        *state.locked.lock().unwrap() = false;
-        state.unlocked.notify_one();
+        *self.held.lock().unwrap() = false;
+        self.released.notify_one();
     }
 
     fn is_locked(&self) -> bool {
-        *self.state().locked.lock().unwrap()
+        *self.held.lock().unwrap()
     }
 }
 

@@ -3,10 +3,22 @@
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 pub(crate) use parking_lot::{RawMutex, RawThreadId};
 pub(crate) use std::sync::Arc;
-pub(crate) use std::thread::{Thread, current};
 pub(crate) use std::time::Instant;
 
 use super::Parked;
+
+/// A new, unlocked raw mutex (`const`, so locks can live in statics).
+pub(crate) const fn raw_mutex() -> RawMutex {
+    <RawMutex as lock_api::RawMutex>::INIT
+}
+
+/// The mutex guarding each primitive's internal state.
+pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+
+/// A new internal mutex.
+pub(crate) const fn mutex<T>(value: T) -> Mutex<T> {
+    parking_lot::Mutex::new(value)
+}
 
 /// How many rounds a waiter spins on its token before it parks (see `wait_queue`).
 pub(crate) const SPIN_LIMIT: u32 = 6;
@@ -23,21 +35,44 @@ pub(crate) fn yield_now() {
     std::thread::yield_now();
 }
 
-/// Parks the current thread until it is unparked or `deadline` passes. May return
-/// [`Parked::Woken`] spuriously: callers re-check their own wake-up condition.
-pub(crate) fn park_until(deadline: Option<Instant>) -> Parked {
-    match deadline {
-        None => {
-            std::thread::park();
-            Parked::Woken
+/// Blocks one waiting thread until another thread unparks it.
+///
+/// Natively this is the thread's own park token (`std::thread::park`), created
+/// by the thread that will park.
+#[derive(Debug)]
+pub(crate) struct Parker {
+    thread: std::thread::Thread,
+}
+
+impl Parker {
+    /// A parker for the current thread.
+    pub(crate) fn for_current_thread() -> Parker {
+        Parker {
+            thread: std::thread::current(),
         }
-        Some(deadline) => {
-            let now = Instant::now();
-            if now >= deadline {
-                return Parked::TimedOut;
+    }
+
+    /// Parks until unparked or `deadline` passes. May return [`Parked::Woken`]
+    /// spuriously: callers re-check their own wake-up condition.
+    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Parked {
+        match deadline {
+            None => {
+                std::thread::park();
+                Parked::Woken
             }
-            std::thread::park_timeout(deadline - now);
-            Parked::Woken
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Parked::TimedOut;
+                }
+                std::thread::park_timeout(deadline - now);
+                Parked::Woken
+            }
         }
+    }
+
+    /// Wakes the parked thread (or makes its next park return at once).
+    pub(crate) fn unpark(&self) {
+        self.thread.unpark();
     }
 }
