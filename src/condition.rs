@@ -374,15 +374,14 @@ impl Condition {
             waiter
         };
         let timed_out = LockGuard::unlocked(guard, || {
-            if waiter.park_until(deadline).is_some() {
-                return false;
-            }
-            let mut state = self.state.lock();
-            // Not queued any more: a notify chose us before we could leave, so we
-            // count as notified (its token is stored), never as timed out.
-            let removed = state.queue.remove(&waiter).is_some();
-            self.waiting.store(state.queue.len(), Ordering::Relaxed);
-            removed
+            let token = waiter.wait(&self.state, deadline, |state| {
+                let removed = state.queue.remove(&waiter).is_some();
+                self.waiting.store(state.queue.len(), Ordering::Relaxed);
+                removed
+            });
+            // `None` only if we left the queue ourselves: a notify that chose us
+            // first is never reported as a timeout.
+            token.is_none()
         });
         WaitTimeoutResult(timed_out)
     }

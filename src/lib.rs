@@ -47,12 +47,21 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod facade;
+mod raw_semaphore;
 mod wait_queue;
 
+mod barrier;
+mod bounded_semaphore;
 mod condition;
+mod event;
 mod lock;
 mod rlock;
+mod semaphore;
 
+pub use barrier::{Barrier, BarrierWaitError, BarrierWaitResult, BrokenBarrier};
+pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};
+pub use event::Event;
 pub use lock::{Lock, LockGuard};
 pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{Semaphore, SemaphorePermit};

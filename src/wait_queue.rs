@@ -5,12 +5,14 @@
 //!
 //! 1. under the state lock, check the condition; if it does not hold, [`push`]
 //!    a waiter (with whatever per-waiter data `D` the primitive needs);
-//! 2. release the state lock and [`Waiter::park_until`]: spin briefly on the
-//!    waiter's token, then park;
+//! 2. release the state lock and [`Waiter::wait`]: spin briefly on the waiter's
+//!    token, then park;
 //! 3. a waker, holding the state lock, pops waiters from the front and stores a
 //!    non-zero *token* in each (the token says why: "notified", "broken", ...),
 //!    then unparks them after releasing the lock ([`Wakeups`]);
-//! 4. a waiter whose deadline passes takes the state lock and [`remove`]s itself.
+//! 4. a waiter whose deadline passes takes the state lock and [`remove`]s itself
+//!    (the `cancel` step of [`Waiter::wait`], where a primitive also undoes its
+//!    own bookkeeping: a semaphore passes on permits it was granted, a barrier breaks).
 //!    If it is no longer queued, a waker chose it first and its token is already
 //!    stored (tokens are written under the lock), so it reports the wake-up, never
 //!    a timeout: a wake-up is never lost and never counted twice.
@@ -24,7 +26,7 @@
 
 use std::collections::VecDeque;
 
-use crate::facade::{self, Arc, AtomicUsize, Instant, Ordering, Parked, Parker};
+use crate::facade::{self, Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker};
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
 pub(crate) type Token = core::num::NonZeroUsize;
@@ -55,7 +57,7 @@ impl Waiter {
 
     /// Blocks until woken (returns the token) or until `deadline` passes (returns
     /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
-    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Option<Token> {
+    fn park_until(&self, deadline: Option<Instant>) -> Option<Token> {
         // Spin briefly first: a wake-up that arrives within a few hundred cycles
         // (a ping-pong partner on another core) then costs no syscall.
         for round in 0..facade::SPIN_LIMIT {
@@ -76,11 +78,27 @@ impl Waiter {
         }
     }
 
-    /// Blocks until woken, for a waiter that found itself already dequeued after
-    /// its timeout: the waker stored its token under the lock, so this returns at once.
-    pub(crate) fn expect_token(&self) -> Token {
-        self.token()
-            .expect("a dequeued waiter always has its token stored under the lock")
+    /// Steps 2 and 4 of the protocol: parks until woken (returns the token) or
+    /// until `deadline`; then takes `state`'s lock and runs `cancel`, which must
+    /// dequeue this waiter and return `true` (the wait timed out: returns `None`),
+    /// or return `false` if a waker dequeued it first (returns that waker's token,
+    /// already stored under the lock).
+    pub(crate) fn wait<S>(
+        &self,
+        state: &Mutex<S>,
+        deadline: Option<Instant>,
+        cancel: impl FnOnce(&mut S) -> bool,
+    ) -> Option<Token> {
+        if let Some(token) = self.park_until(deadline) {
+            return Some(token);
+        }
+        let mut state = state.lock();
+        if cancel(&mut state) {
+            return None;
+        }
+        let token = self.token();
+        debug_assert!(token.is_some(), "a dequeued waiter has its token");
+        token
     }
 }
 

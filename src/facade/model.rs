@@ -5,7 +5,8 @@ use core::num::NonZeroUsize;
 use core::time::Duration;
 
 pub(crate) use loom::sync::Arc;
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use loom::sync::MutexGuard;
+pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use std::time::Instant;
 
 use super::{Parked, deadline_after};
@@ -17,12 +18,6 @@ pub(crate) const SPIN_LIMIT: u32 = 0;
 #[inline]
 pub(crate) fn spin_loop() {
     loom::hint::spin_loop();
-}
-
-/// Gives up the CPU to another runnable thread (a loom yield point).
-#[inline]
-pub(crate) fn yield_now() {
-    loom::thread::yield_now();
 }
 
 /// Blocks one waiting thread until another thread unparks it.
@@ -80,7 +75,7 @@ pub(crate) fn mutex<T>(value: T) -> Mutex<T> {
 impl<T> Mutex<T> {
     /// Locks it (internal mutexes are never poisoned: threadkit does not panic
     /// while holding one, except on the `Condition` misuse, which drops it first).
-    pub(crate) fn lock(&self) -> loom::sync::MutexGuard<'_, T> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
         self.0.lock().unwrap()
     }
 }

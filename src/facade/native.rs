@@ -1,6 +1,6 @@
 //! The facade outside loom: parking_lot for raw locks, std for the rest.
 
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
 pub(crate) use parking_lot::{RawMutex, RawThreadId};
 pub(crate) use std::sync::Arc;
 pub(crate) use std::time::Instant;
@@ -14,6 +14,8 @@ pub(crate) const fn raw_mutex() -> RawMutex {
 
 /// The mutex guarding each primitive's internal state.
 pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+/// The guard of [`Mutex`].
+pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
 
 /// A new internal mutex.
 pub(crate) const fn mutex<T>(value: T) -> Mutex<T> {
@@ -27,12 +29,6 @@ pub(crate) const SPIN_LIMIT: u32 = 6;
 #[inline]
 pub(crate) fn spin_loop() {
     core::hint::spin_loop();
-}
-
-/// Gives up the CPU to another runnable thread.
-#[inline]
-pub(crate) fn yield_now() {
-    std::thread::yield_now();
 }
 
 /// Blocks one waiting thread until another thread unparks it.

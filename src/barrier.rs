@@ -1,0 +1,459 @@
+//! [`Barrier`]: a reusable rendezvous for a fixed number of threads (Python's
+//! `threading.Barrier`).
+//!
+//! # Algorithm
+//!
+//! One state lock guards the arrival count, a generation number and the queue
+//! of parked arrivals. The last arrival of a generation runs the action (with
+//! the lock released, marked `tripping`), then bumps the generation, resets the
+//! count and wakes the queue with the token `PASSED`. Breaking (a timeout,
+//! `abort`, `reset`, a panicking action) bumps the generation too and wakes the
+//! queue with `BROKEN`. Each waiter learns its fate from its own token, so a fast
+//! thread that re-enters the next generation cannot take a slot of the one
+//! still being released. Threads that arrive while the action runs are parked
+//! as `late` and retry once the generation has tripped or broken.
+
+use core::fmt;
+use core::time::Duration;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::facade::{self, Instant, Mutex};
+use crate::wait_queue::{Token, WaitQueue, Wakeups};
+
+/// The generation tripped: every party arrived.
+const PASSED: Token = Token::MIN;
+/// The barrier broke (timeout, abort, reset or a panicking action).
+const BROKEN: Token = Token::MIN.saturating_add(1);
+/// (Late arrivals only) the generation ended: try again.
+const RETRY: Token = Token::MIN.saturating_add(2);
+
+type Action = Box<dyn FnMut() + Send + 'static>;
+
+/// A cyclic barrier: `parties` threads call [`wait`](Barrier::wait), and all of
+/// them block until the last one arrives; then all are released together and
+/// the barrier is ready for the next round (Python's `threading.Barrier`).
+///
+/// An optional action ([`with_action`](Barrier::with_action)) runs once per
+/// round, in the last thread to arrive, before any thread is released.
+///
+/// # Breaking
+///
+/// A barrier breaks when a timed wait times out, when [`abort`](Barrier::abort)
+/// is called, when [`reset`](Barrier::reset) is called while threads wait, or
+/// when the action panics. Every waiting thread then gets
+/// `Err(Broken)` (the thread whose wait timed out gets `Err(Timeout)`), and
+/// every later `wait` gets `Err(Broken)` until `reset`. A panicking action's
+/// panic propagates in the thread that ran it; the action is kept and runs
+/// again in later rounds after `reset`.
+///
+/// # Happens-before
+///
+/// Everything each party did before its `wait` in a round happens-before the
+/// action of that round, and both happen-before every `wait` of that round
+/// returning `Ok`.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::thread;
+/// use threadkit::Barrier;
+///
+/// let barrier = Arc::new(Barrier::new(3));
+/// let workers: Vec<_> = (0..3)
+///     .map(|_| {
+///         let barrier = Arc::clone(&barrier);
+///         thread::spawn(move || {
+///             // phase 1 ...
+///             let arrival = barrier.wait().unwrap();
+///             // phase 2 starts only when all three finished phase 1
+///             arrival.is_leader()
+///         })
+///     })
+///     .collect();
+/// let leaders = workers.into_iter().map(|w| w.join().unwrap());
+/// assert_eq!(leaders.filter(|&is_leader| is_leader).count(), 1);
+/// ```
+pub struct Barrier {
+    parties: usize,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// Threads arrived in the current generation (parked or running the action).
+    arrived: usize,
+    /// Bumped whenever a generation ends, by tripping or breaking.
+    generation: u64,
+    broken: bool,
+    /// The last arrival is running the action with the lock released.
+    tripping: bool,
+    action: Option<Action>,
+    /// Parked arrivals of the current generation, in arrival order.
+    queue: WaitQueue,
+    /// Threads that arrived while the action ran; they retry afterwards.
+    late: WaitQueue,
+}
+
+/// What a successful [`Barrier::wait`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BarrierWaitResult {
+    index: usize,
+    parties: usize,
+}
+
+impl BarrierWaitResult {
+    /// The arrival index in `0..parties`: 0 for the first thread to arrive,
+    /// `parties - 1` for the last (Python's return value of `wait()`).
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(1);
+    /// assert_eq!(barrier.wait().unwrap().index(), 0);
+    /// ```
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// `true` for exactly one thread per round: the last to arrive, which also
+    /// ran the action.
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(1);
+    /// assert!(barrier.wait().unwrap().is_leader());
+    /// ```
+    pub fn is_leader(&self) -> bool {
+        self.index + 1 == self.parties
+    }
+}
+
+/// The barrier is broken (Python's `BrokenBarrierError`): a wait timed out, the
+/// barrier was aborted or reset, or the action panicked. Call
+/// [`Barrier::reset`] to use it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BrokenBarrier;
+
+impl fmt::Display for BrokenBarrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "the barrier is broken (a wait timed out, it was aborted or reset, or its action panicked)",
+        )
+    }
+}
+
+impl std::error::Error for BrokenBarrier {}
+
+/// Why a timed [`Barrier`] wait failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BarrierWaitError {
+    /// This thread's wait timed out, which broke the barrier for everyone.
+    Timeout,
+    /// The barrier is broken (by another thread's timeout, `abort`, `reset` or a
+    /// panicking action).
+    Broken,
+}
+
+impl fmt::Display for BarrierWaitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BarrierWaitError::Timeout => {
+                f.write_str("the barrier wait timed out, which broke the barrier")
+            }
+            BarrierWaitError::Broken => fmt::Display::fmt(&BrokenBarrier, f),
+        }
+    }
+}
+
+impl std::error::Error for BarrierWaitError {}
+
+impl From<BrokenBarrier> for BarrierWaitError {
+    fn from(_: BrokenBarrier) -> Self {
+        BarrierWaitError::Broken
+    }
+}
+
+impl Barrier {
+    /// Creates a barrier for `parties` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0: no round could ever complete.
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(4).parties(), 4);
+    /// ```
+    #[track_caller]
+    pub fn new(parties: usize) -> Barrier {
+        Barrier::build(parties, None)
+    }
+
+    /// Creates a barrier for `parties` threads that runs `action` once per
+    /// round, in the last thread to arrive, before any thread is released.
+    ///
+    /// # Panics
+    ///
+    /// If `parties` is 0.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    ///
+    /// let rounds = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&rounds);
+    /// let barrier = threadkit::Barrier::with_action(1, move || {
+    ///     counter.fetch_add(1, Ordering::Relaxed);
+    /// });
+    /// barrier.wait().unwrap();
+    /// barrier.wait().unwrap();
+    /// assert_eq!(rounds.load(Ordering::Relaxed), 2);
+    /// ```
+    #[track_caller]
+    pub fn with_action(parties: usize, action: impl FnMut() + Send + 'static) -> Barrier {
+        Barrier::build(parties, Some(Box::new(action)))
+    }
+
+    #[track_caller]
+    fn build(parties: usize, action: Option<Action>) -> Barrier {
+        assert!(
+            parties > 0,
+            "Barrier::new: parties must be at least 1 (a barrier for 0 threads never trips)"
+        );
+        Barrier {
+            parties,
+            state: facade::mutex(State {
+                arrived: 0,
+                generation: 0,
+                broken: false,
+                tripping: false,
+                action,
+                queue: WaitQueue::new(),
+                late: WaitQueue::new(),
+            }),
+        }
+    }
+
+    /// Blocks until all `parties` threads have called `wait` in this round.
+    /// Returns the arrival index, or `Err(BrokenBarrier)` if the barrier is or
+    /// becomes broken.
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// std::thread::scope(|s| {
+    ///     let other = s.spawn(|| barrier.wait().unwrap().index());
+    ///     let mine = barrier.wait().unwrap().index();
+    ///     let mut both = [mine, other.join().unwrap()];
+    ///     both.sort();
+    ///     assert_eq!(both, [0, 1]);
+    /// });
+    /// ```
+    pub fn wait(&self) -> Result<BarrierWaitResult, BrokenBarrier> {
+        self.wait_until_opt(None).map_err(|error| {
+            debug_assert_eq!(error, BarrierWaitError::Broken);
+            BrokenBarrier
+        })
+    }
+
+    /// As [`wait`](Barrier::wait), but for at most `timeout`. A timeout breaks
+    /// the barrier for everyone, as in Python: this thread gets
+    /// `Err(BarrierWaitError::Timeout)`, the others `Err(Broken)`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use threadkit::{Barrier, BarrierWaitError};
+    /// let barrier = Barrier::new(2);
+    /// assert_eq!(barrier.wait_for(Duration::from_millis(5)), Err(BarrierWaitError::Timeout));
+    /// assert!(barrier.is_broken());
+    /// ```
+    pub fn wait_for(&self, timeout: Duration) -> Result<BarrierWaitResult, BarrierWaitError> {
+        self.wait_until_opt(facade::deadline_after(timeout))
+    }
+
+    /// As [`wait`](Barrier::wait), but until `deadline` at the latest (a timeout
+    /// breaks the barrier, as with [`wait_for`](Barrier::wait_for)).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// let barrier = threadkit::Barrier::new(1);
+    /// assert!(barrier.wait_until(Instant::now() + Duration::from_secs(1)).is_ok());
+    /// ```
+    pub fn wait_until(&self, deadline: Instant) -> Result<BarrierWaitResult, BarrierWaitError> {
+        self.wait_until_opt(Some(deadline))
+    }
+
+    /// Breaks the barrier: every waiting thread and every later `wait` gets
+    /// `Err(Broken)` until [`reset`](Barrier::reset) (Python's `abort()`).
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(2);
+    /// barrier.abort();
+    /// assert!(barrier.wait().is_err());
+    /// ```
+    pub fn abort(&self) {
+        let mut wakeups = Wakeups::new();
+        let mut state = self.state.lock();
+        Self::break_locked(&mut state, &mut wakeups);
+        drop(state);
+        wakeups.unpark();
+    }
+
+    /// Returns the barrier to its initial, unbroken state. Threads waiting in the
+    /// current round get `Err(Broken)` (Python's `reset()`).
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(1);
+    /// barrier.abort();
+    /// assert!(barrier.is_broken());
+    /// barrier.reset();
+    /// assert!(barrier.wait().is_ok());
+    /// ```
+    pub fn reset(&self) {
+        let mut wakeups = Wakeups::new();
+        let mut state = self.state.lock();
+        if state.arrived > 0 || state.tripping {
+            Self::break_locked(&mut state, &mut wakeups);
+        }
+        state.broken = false;
+        drop(state);
+        wakeups.unpark();
+    }
+
+    /// Whether the barrier is broken.
+    ///
+    /// ```
+    /// let barrier = threadkit::Barrier::new(3);
+    /// assert!(!barrier.is_broken());
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        self.state.lock().broken
+    }
+
+    /// The number of threads needed to trip the barrier.
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(2).parties(), 2);
+    /// ```
+    pub fn parties(&self) -> usize {
+        self.parties
+    }
+
+    /// The number of threads currently blocked in this round (a snapshot).
+    ///
+    /// ```
+    /// assert_eq!(threadkit::Barrier::new(2).n_waiting(), 0);
+    /// ```
+    pub fn n_waiting(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    fn wait_until_opt(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<BarrierWaitResult, BarrierWaitError> {
+        let mut state = self.state.lock();
+        while state.tripping {
+            // The action of the previous round is running: wait for its end.
+            let waiter = state.late.push(());
+            drop(state);
+            let token = waiter.wait(&self.state, deadline, |state| {
+                state.late.remove(&waiter).is_some()
+            });
+            if token.is_none() {
+                // Timed out before this thread could even join a round.
+                let mut wakeups = Wakeups::new();
+                Self::break_locked(&mut self.state.lock(), &mut wakeups);
+                wakeups.unpark();
+                return Err(BarrierWaitError::Timeout);
+            }
+            state = self.state.lock();
+        }
+        if state.broken {
+            return Err(BarrierWaitError::Broken);
+        }
+        let index = state.arrived;
+        state.arrived += 1;
+        if state.arrived == self.parties {
+            return self.trip(state, index);
+        }
+        let waiter = state.queue.push(());
+        drop(state);
+        let mut wakeups = Wakeups::new();
+        let token = waiter.wait(&self.state, deadline, |state| {
+            let removed = state.queue.remove(&waiter).is_some();
+            if removed {
+                Self::break_locked(state, &mut wakeups);
+            }
+            removed
+        });
+        wakeups.unpark();
+        match token {
+            Some(PASSED) => Ok(BarrierWaitResult {
+                index,
+                parties: self.parties,
+            }),
+            Some(_) => Err(BarrierWaitError::Broken),
+            None => Err(BarrierWaitError::Timeout),
+        }
+    }
+
+    /// The last arrival: runs the action (lock released), then releases the round.
+    fn trip<'a>(
+        &'a self,
+        mut state: facade::MutexGuard<'a, State>,
+        index: usize,
+    ) -> Result<BarrierWaitResult, BarrierWaitError> {
+        let generation = state.generation;
+        let mut panic = None;
+        if let Some(mut action) = state.action.take() {
+            state.tripping = true;
+            drop(state);
+            panic = panic::catch_unwind(AssertUnwindSafe(&mut action)).err();
+            state = self.state.lock();
+            state.action = Some(action); // kept even if it panicked: it runs again after reset
+            state.tripping = false;
+        }
+        let mut wakeups = Wakeups::new();
+        let outcome = if state.generation != generation {
+            // Broken (abort or reset) while the action ran: the waiters already know.
+            Err(BarrierWaitError::Broken)
+        } else if panic.is_some() {
+            Self::break_locked(&mut state, &mut wakeups);
+            Err(BarrierWaitError::Broken)
+        } else {
+            Self::end_generation(&mut state, PASSED, &mut wakeups);
+            Ok(BarrierWaitResult {
+                index,
+                parties: self.parties,
+            })
+        };
+        let late = state.late.len();
+        state.late.wake(late, RETRY, &mut wakeups);
+        drop(state);
+        wakeups.unpark();
+        if let Some(payload) = panic {
+            panic::resume_unwind(payload);
+        }
+        outcome
+    }
+
+    /// Breaks the barrier: the current round's waiters get `BROKEN`.
+    fn break_locked(state: &mut State, wakeups: &mut Wakeups) {
+        state.broken = true;
+        Self::end_generation(state, BROKEN, wakeups);
+    }
+
+    fn end_generation(state: &mut State, token: Token, wakeups: &mut Wakeups) {
+        state.generation = state.generation.wrapping_add(1);
+        state.arrived = 0;
+        let waiting = state.queue.len();
+        state.queue.wake(waiting, token, wakeups);
+    }
+}
+
+impl fmt::Debug for Barrier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock();
+        f.debug_struct("Barrier")
+            .field("parties", &self.parties)
+            .field("n_waiting", &state.queue.len())
+            .field("broken", &state.broken)
+            .finish_non_exhaustive()
+    }
+}

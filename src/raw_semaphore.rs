@@ -1,0 +1,219 @@
+//! The counting-semaphore engine behind [`Semaphore`](crate::Semaphore) and
+//! [`BoundedSemaphore`](crate::BoundedSemaphore).
+//!
+//! # State
+//!
+//! One `AtomicUsize`, `permits << 1 | QUEUED`:
+//!
+//! | bit | meaning |
+//! |---|---|
+//! | 0 `QUEUED` | some thread waits; set and cleared only under the queue lock |
+//! | 1.. | free permits; always 0 while `QUEUED` is set |
+//!
+//! With nobody queued, `acquire` and `release` are one compare-and-swap each and
+//! never touch the lock. Once a thread has to wait, `QUEUED` sends every later
+//! acquire to the back of the queue and every release through the lock.
+//!
+//! # Fairness: strict FIFO with hand-off
+//!
+//! A released permit goes to the longest-waiting request first. A request for
+//! `n` permits collects them as they are released (only the front request ever
+//! holds a partial grant) and is woken when it has all `n`; what is left over
+//! goes to the next request, and to the free count once nobody waits. No
+//! acquirer barges past a waiting one, so a blocked `acquire_many(n)` cannot be
+//! starved by a stream of single acquires; the price is head-of-line blocking
+//! (a large request holds back smaller ones behind it). This is tokio's
+//! `batch_semaphore` policy. A request that times out passes on what it collected.
+
+use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
+use crate::wait_queue::{NOTIFIED, WaitQueue, Wakeups};
+
+const QUEUED: usize = 1;
+
+/// The largest number of permits a semaphore can hold.
+pub(crate) const MAX_PERMITS: usize = usize::MAX >> 1;
+
+/// A waiting request: how many permits it needs and how many it already holds.
+struct Request {
+    needed: usize,
+    granted: usize,
+}
+
+/// A FIFO-fair counting semaphore whose free count never exceeds `bound`.
+pub(crate) struct RawSemaphore {
+    state: AtomicUsize,
+    queue: Mutex<WaitQueue<Request>>,
+    bound: usize,
+}
+
+/// What [`RawSemaphore::release`] does with permits that would exceed the bound.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Excess {
+    /// Refuse the whole release and change nothing.
+    Refuse,
+    /// Release only up to the bound (a permit dropped after an explicit release).
+    Discard,
+}
+
+/// The release was refused: it would have raised the count above the bound.
+/// Carries the count (free plus reserved for the front waiter) it found.
+pub(crate) struct OverBound {
+    pub(crate) count: usize,
+}
+
+impl RawSemaphore {
+    const_fn! {
+        pub(crate) const fn new(permits: usize, bound: usize) -> RawSemaphore {
+            RawSemaphore {
+                state: AtomicUsize::new(permits << 1),
+                queue: facade::mutex(WaitQueue::new()),
+                bound,
+            }
+        }
+    }
+
+    pub(crate) fn bound(&self) -> usize {
+        self.bound
+    }
+
+    /// Free permits right now; 0 while threads wait (released permits are then
+    /// reserved for them).
+    pub(crate) fn available(&self) -> usize {
+        let state = self.state.load(Ordering::Acquire);
+        if state & QUEUED != 0 { 0 } else { state >> 1 }
+    }
+
+    /// Takes `n` permits if they are free and nobody is queued, without blocking.
+    pub(crate) fn try_acquire(&self, n: usize) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & QUEUED != 0 || state >> 1 < n {
+                return false;
+            }
+            // Acquire: pairs with the Release of whoever released these permits.
+            match self.state.compare_exchange_weak(
+                state,
+                state - (n << 1),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    /// Takes `n` permits, waiting in FIFO order until `deadline`; `false` on timeout.
+    pub(crate) fn acquire(&self, n: usize, deadline: Option<Instant>) -> bool {
+        self.try_acquire(n) || self.acquire_slow(n, deadline)
+    }
+
+    fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
+        let waiter = {
+            let mut queue = self.queue.lock();
+            let mut state = self.state.load(Ordering::Relaxed);
+            let granted = loop {
+                if state & QUEUED != 0 {
+                    break 0; // others are already waiting: join the back
+                }
+                let free = state >> 1;
+                let (next, granted) = if free >= n {
+                    (state - (n << 1), n)
+                } else if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return false; // a zero timeout tries once and never queues
+                } else {
+                    (QUEUED, free) // queue up, holding what is free now
+                };
+                match self.state.compare_exchange_weak(
+                    state,
+                    next,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) if granted == n => return true,
+                    Ok(_) => break granted,
+                    Err(actual) => state = actual,
+                }
+            };
+            queue.push(Request { needed: n, granted })
+        };
+        let mut wakeups = Wakeups::new();
+        let token = waiter.wait(&self.queue, deadline, |queue| match queue.remove(&waiter) {
+            Some(request) => {
+                self.hand_out(queue, request.granted, &mut wakeups);
+                true
+            }
+            None => false,
+        });
+        wakeups.unpark();
+        token == Some(NOTIFIED)
+    }
+
+    /// Adds `n` permits; `Err` (and no change) if that would raise the count
+    /// above the bound with [`Excess::Refuse`].
+    pub(crate) fn release(&self, n: usize, excess: Excess) -> Result<(), OverBound> {
+        if n == 0 {
+            return Ok(());
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        while state & QUEUED == 0 {
+            let add = self.admit(state >> 1, n, excess)?;
+            // Release: everything before this release happens-before the acquire
+            // that takes these permits.
+            match self.state.compare_exchange_weak(
+                state,
+                state + (add << 1),
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(actual) => state = actual,
+            }
+        }
+        self.release_slow(n, excess)
+    }
+
+    fn release_slow(&self, n: usize, excess: Excess) -> Result<(), OverBound> {
+        let mut wakeups = Wakeups::new();
+        let mut queue = self.queue.lock();
+        if self.state.load(Ordering::Relaxed) & QUEUED == 0 {
+            drop(queue); // the queue drained meanwhile: back to the lock-free path
+            return self.release(n, excess);
+        }
+        let reserved = queue.front_mut().map_or(0, |front| front.data.granted);
+        let add = self.admit(reserved, n, excess)?;
+        self.hand_out(&mut queue, add, &mut wakeups);
+        drop(queue);
+        wakeups.unpark();
+        Ok(())
+    }
+
+    /// How many of `n` released permits fit on top of `count` without passing the bound.
+    fn admit(&self, count: usize, n: usize, excess: Excess) -> Result<usize, OverBound> {
+        let room = self.bound - count;
+        match excess {
+            _ if n <= room => Ok(n),
+            Excess::Discard => Ok(room),
+            Excess::Refuse => Err(OverBound { count }),
+        }
+    }
+
+    /// Gives `n` permits to the queue, front first, waking every request that is
+    /// complete; once nobody waits, the rest become free permits. Called with the
+    /// queue locked and `QUEUED` set (so no one else changes the state).
+    fn hand_out(&self, queue: &mut WaitQueue<Request>, mut n: usize, wakeups: &mut Wakeups) {
+        while let Some(front) = queue.front_mut() {
+            let request = &mut front.data;
+            let take = n.min(request.needed - request.granted);
+            request.granted += take;
+            n -= take;
+            if request.granted < request.needed {
+                return; // `n` is used up; the front keeps its partial grant
+            }
+            // The waker's token store (Release) carries this release's
+            // happens-before edge to the woken acquirer.
+            queue.wake_front(NOTIFIED, wakeups);
+        }
+        self.state.store(n << 1, Ordering::Release);
+    }
+}
