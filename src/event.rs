@@ -188,6 +188,14 @@ impl Event {
         self.wait_until_opt(Some(deadline))
     }
 
+    /// Under loom only: how many threads are queued, so a model can order a
+    /// `set` after a waiter is known to be blocked.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_queued(&self) -> usize {
+        self.queue.lock().len()
+    }
+
     fn wait_until_opt(&self, deadline: Option<Instant>) -> bool {
         if self.is_set() {
             return true;
