@@ -26,7 +26,7 @@ fn cores() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// 1. Lock: the classic shared-counter race, then fixed.
+/// Scene 1. Lock: the classic shared-counter race, then fixed.
 fn counter_race() {
     println!("1. Lock: {THREADS} threads each add 1 to a shared counter {INCREMENTS} times");
     // Racy: load and store are separate steps, so increments interleave and get lost.
@@ -67,7 +67,7 @@ fn counter_race() {
     );
 }
 
-/// 2. RLock: a method holding the lock calls another that takes it again.
+/// Scene 2. RLock: a method holding the lock calls another that takes it again.
 fn reentrant_ledger() {
     use std::cell::RefCell;
     println!("2. RLock: a transfer holds the ledger while its helpers lock it again");
@@ -88,7 +88,7 @@ fn reentrant_ledger() {
     println!("   ledger: {:?}\n", ledger.lock().borrow());
 }
 
-/// 3. Condition: a bounded buffer with `not_empty` and `not_full` on one Lock
+/// Scene 3. Condition: a bounded buffer with `not_empty` and `not_full` on one Lock
 /// (the design of Python's `queue.Queue`).
 fn producer_consumer() {
     const CAPACITY: usize = 2;
@@ -130,7 +130,7 @@ fn producer_consumer() {
     );
 }
 
-/// 4. Semaphore + Event: a pool of 2 database connections shared by 5 workers,
+/// Scene 4. Semaphore + Event: a pool of 2 database connections shared by 5 workers,
 /// who all start on one signal.
 fn resource_pool() {
     const WORKERS: usize = 5;
@@ -174,7 +174,7 @@ fn resource_pool() {
     drop(one);
 }
 
-/// 5. Barrier: three simulation workers step in lockstep; the action runs once
+/// Scene 5. Barrier: three simulation workers step in lockstep; the action runs once
 /// per phase before anyone moves on.
 fn phases() {
     const PARTIES: usize = 3;

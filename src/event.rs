@@ -238,6 +238,8 @@ impl Default for Event {
 
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Event").field("is_set", &self.is_set()).finish()
+        f.debug_struct("Event")
+            .field("is_set", &self.is_set())
+            .finish()
     }
 }

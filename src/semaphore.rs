@@ -176,7 +176,10 @@ macro_rules! acquire_methods {
         /// drop(held);
         /// assert!(sem.acquire_for(Duration::from_millis(5)).is_some());
         /// ```
-        pub fn acquire_for(&self, timeout: core::time::Duration) -> Option<$crate::SemaphorePermit<'_>> {
+        pub fn acquire_for(
+            &self,
+            timeout: core::time::Duration,
+        ) -> Option<$crate::SemaphorePermit<'_>> {
             self.acquire_many_for(1, timeout)
         }
 
@@ -190,7 +193,10 @@ macro_rules! acquire_methods {
         /// assert!(sem.acquire_until(deadline).is_none());
         /// assert!(Instant::now() >= deadline);
         /// ```
-        pub fn acquire_until(&self, deadline: $crate::facade::Instant) -> Option<$crate::SemaphorePermit<'_>> {
+        pub fn acquire_until(
+            &self,
+            deadline: $crate::facade::Instant,
+        ) -> Option<$crate::SemaphorePermit<'_>> {
             self.acquire_many_until(1, deadline)
         }
 

@@ -13,10 +13,7 @@ use threadkit::{Barrier, BarrierWaitError};
 fn barrier_generation_handover_keeps_slots() {
     loom::model(|| {
         // leaders[round], rounds run by the action
-        let shared = Arc::new((
-            Barrier::new(2),
-            [AtomicUsize::new(0), AtomicUsize::new(0)],
-        ));
+        let shared = Arc::new((Barrier::new(2), [AtomicUsize::new(0), AtomicUsize::new(0)]));
         let party = |shared: Arc<(Barrier, [AtomicUsize; 2])>| {
             for round in 0..2 {
                 // A fast thread re-enters round 1 while the other may still be
@@ -72,7 +69,10 @@ fn barrier_abort_wakes_every_waiter() {
             .collect();
         barrier.abort();
         for waiter in waiters {
-            assert!(waiter.join().unwrap(), "only 2 of 3 arrived: the wait must fail");
+            assert!(
+                waiter.join().unwrap(),
+                "only 2 of 3 arrived: the wait must fail"
+            );
         }
         assert!(barrier.is_broken());
     });
@@ -91,7 +91,11 @@ fn barrier_timeout_breaks_it_for_the_others() {
         let outcome = (timed, untimed);
         assert!(
             outcome == (Ok(()), Ok(()))
-                || outcome == (Err(BarrierWaitError::Timeout), Err(BarrierWaitError::Broken)),
+                || outcome
+                    == (
+                        Err(BarrierWaitError::Timeout),
+                        Err(BarrierWaitError::Broken)
+                    ),
             "unexpected outcome {outcome:?}"
         );
     });

@@ -77,7 +77,11 @@ fn semaphore_timed_out_request_loses_no_permit() {
         };
         sem.release(1);
         waiter.join().unwrap();
-        assert_eq!(sem.available_permits(), 2, "every permit is back, timed out or not");
+        assert_eq!(
+            sem.available_permits(),
+            2,
+            "every permit is back, timed out or not"
+        );
     });
 }
 
@@ -92,8 +96,19 @@ fn bounded_semaphore_never_exceeds_its_initial_count() {
         };
         drop(permit); // after the explicit release, the excess is discarded
         let released = releaser.join().unwrap();
-        assert_eq!(sem.available_permits(), 1, "count above the bound (released: {released})");
-        assert!(sem.release(1).is_err(), "a full bounded semaphore refuses a release");
-        assert_eq!(sem.available_permits(), 1, "a refused release changes nothing");
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "count above the bound (released: {released})"
+        );
+        assert!(
+            sem.release(1).is_err(),
+            "a full bounded semaphore refuses a release"
+        );
+        assert_eq!(
+            sem.available_permits(),
+            1,
+            "a refused release changes nothing"
+        );
     });
 }
