@@ -84,7 +84,11 @@ impl RawSemaphore {
     }
 
     /// Takes `n` permits if they are free and nobody is queued, without blocking.
+    /// Zero permits are always granted at once, even with threads queued.
     pub(crate) fn try_acquire(&self, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state & QUEUED != 0 || state >> 1 < n {
@@ -215,5 +219,26 @@ impl RawSemaphore {
             queue.wake_front(NOTIFIED, wakeups);
         }
         self.state.store(n << 1, Ordering::Release);
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn zero_permits_are_granted_at_once_even_behind_waiters() {
+        let sem = RawSemaphore::new(0, MAX_PERMITS);
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| sem.acquire(1, None));
+            while sem.queue.lock().is_empty() {
+                std::thread::yield_now();
+            }
+            assert!(sem.try_acquire(0));
+            assert!(sem.acquire(0, facade::deadline_after(Duration::ZERO)));
+            assert!(sem.release(1, Excess::Refuse).is_ok());
+            assert!(waiter.join().unwrap());
+        });
     }
 }
