@@ -5,6 +5,7 @@
 //! `--cfg loom`. The same code runs in both, so the loom models check this file.
 
 use core::fmt;
+use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
@@ -70,7 +71,10 @@ pub struct Lock<T: ?Sized> {
 #[must_use = "if unused the Lock will immediately unlock"]
 #[clippy::has_significant_drop]
 pub struct LockGuard<'a, T: ?Sized> {
-    pub(crate) inner: lock_api::MutexGuard<'a, RawMutex, T>,
+    inner: lock_api::MutexGuard<'a, RawMutex, T>,
+    // `!Send` whatever parking_lot features other crates enable (`send_guard`
+    // would make the inner guard `Send`); still `Sync` when `T: Sync`.
+    _not_send: PhantomData<lock_api::GuardNoSend>,
 }
 
 impl<T> Lock<T> {
@@ -118,9 +122,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     pub fn lock(&self) -> LockGuard<'_, T> {
-        LockGuard {
-            inner: self.inner.lock(),
-        }
+        LockGuard::new(self.inner.lock())
     }
 
     /// Acquires the lock if it is free right now, without blocking.
@@ -136,7 +138,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
-        self.inner.try_lock().map(|inner| LockGuard { inner })
+        self.inner.try_lock().map(LockGuard::new)
     }
 
     /// Acquires the lock, blocking for at most `timeout` (Python's
@@ -155,9 +157,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        self.inner
-            .try_lock_for(timeout)
-            .map(|inner| LockGuard { inner })
+        self.inner.try_lock_for(timeout).map(LockGuard::new)
     }
 
     /// Acquires the lock, blocking until `deadline` at the latest. A deadline in
@@ -173,9 +173,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
-        self.inner
-            .try_lock_until(deadline)
-            .map(|inner| LockGuard { inner })
+        self.inner.try_lock_until(deadline).map(LockGuard::new)
     }
 
     /// Whether some thread holds the lock right now (a snapshot, for diagnostics
@@ -206,7 +204,14 @@ impl<T: ?Sized> Lock<T> {
     }
 }
 
-impl<T: ?Sized> LockGuard<'_, T> {
+impl<'a, T: ?Sized> LockGuard<'a, T> {
+    fn new(inner: lock_api::MutexGuard<'a, RawMutex, T>) -> Self {
+        LockGuard {
+            inner,
+            _not_send: PhantomData,
+        }
+    }
+
     /// The address of the held lock: identifies it while the guard lives (used
     /// by [`Condition`](crate::Condition) to check that its waiters share one lock).
     pub(crate) fn lock_addr(guard: &Self) -> usize {

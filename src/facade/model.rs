@@ -102,32 +102,27 @@ pub(crate) fn raw_mutex() -> RawMutex {
 }
 
 // SAFETY: `held` is only changed under loom's mutex, which gives mutual exclusion
-// with acquire/release semantics; a guard token is handed out only when `held`
-// went from false to true, and `unlock` (given that token) sets it back.
+// with acquire/release semantics; `lock`/`try_lock` succeed only by changing
+// `held` from false to true, and `unlock` (called only by the holder) sets it back.
 unsafe impl lock_api::RawMutex for RawMutex {
     // Never evaluated: threadkit builds loom locks with `raw_mutex()` + `from_raw`.
     const INIT: Self = panic!("use facade::raw_mutex(): loom objects cannot be const");
-    type Guard = lock_api::GuardNoSend;
+    type GuardMarker = lock_api::GuardNoSend;
 
-    fn lock(&self) -> Self::Guard {
+    fn lock(&self) {
         let mut held = self.held.lock().unwrap();
         while *held {
             held = self.released.wait(held).unwrap();
         }
         *held = true;
-        lock_api::GuardNoSend::new()
     }
 
-    fn try_lock(&self) -> Option<Self::Guard> {
+    fn try_lock(&self) -> bool {
         let mut held = self.held.lock().unwrap();
-        if *held {
-            return None;
-        }
-        *held = true;
-        Some(lock_api::GuardNoSend::new())
+        !std::mem::replace(&mut *held, true)
     }
 
-    unsafe fn unlock(&self, _guard: Self::Guard) {
+    unsafe fn unlock(&self) {
         *self.held.lock().unwrap() = false;
         self.released.notify_one();
     }
@@ -137,16 +132,16 @@ unsafe impl lock_api::RawMutex for RawMutex {
     }
 }
 
-// SAFETY: the timed forms only ever acquire through `try_lock` above.
+// SAFETY: the timed forms only ever acquire through `lock` and `try_lock` above.
 unsafe impl lock_api::RawMutexTimed for RawMutex {
     type Duration = Duration;
     type Instant = Instant;
 
-    fn try_lock_for(&self, timeout: Duration) -> Option<Self::Guard> {
+    fn try_lock_for(&self, timeout: Duration) -> bool {
         self.try_lock_until_opt(deadline_after(timeout))
     }
 
-    fn try_lock_until(&self, deadline: Instant) -> Option<Self::Guard> {
+    fn try_lock_until(&self, deadline: Instant) -> bool {
         self.try_lock_until_opt(Some(deadline))
     }
 }
@@ -154,15 +149,16 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
 impl RawMutex {
     /// Timed acquire under loom: try, yield (the "timeout" may or may not win the
     /// race), try again. An overflowing timeout (`None`) blocks like `lock`.
-    fn try_lock_until_opt(&self, deadline: Option<Instant>) -> Option<lock_api::GuardNoSend> {
+    fn try_lock_until_opt(&self, deadline: Option<Instant>) -> bool {
         use lock_api::RawMutex as _;
         if deadline.is_none() {
-            return Some(self.lock());
+            self.lock();
+            return true;
         }
-        self.try_lock().or_else(|| {
+        self.try_lock() || {
             loom::thread::yield_now();
             self.try_lock()
-        })
+        }
     }
 }
 
