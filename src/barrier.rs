@@ -11,7 +11,10 @@
 //! queue with `BROKEN`. Each waiter learns its fate from its own token, so a fast
 //! thread that re-enters the next generation cannot take a slot of the one
 //! still being released. Threads that arrive while the action runs are parked
-//! as `late` and retry once the generation has tripped or broken.
+//! as `late` and retry once the generation has tripped or broken; one whose
+//! timeout expires meanwhile breaks the barrier only after that round is
+//! released (its parties had all arrived), as in Python and Java, where a late
+//! arrival cannot even enter before the round is out.
 
 use core::fmt;
 use core::time::Duration;
@@ -87,6 +90,8 @@ struct State {
     broken: bool,
     /// The last arrival is running the action with the lock released.
     tripping: bool,
+    /// A late arrival timed out while the action ran: break once the round is out.
+    break_after_trip: bool,
     action: Option<Action>,
     /// Parked arrivals of the current generation, in arrival order.
     queue: WaitQueue,
@@ -223,6 +228,7 @@ impl Barrier {
                 generation: 0,
                 broken: false,
                 tripping: false,
+                break_after_trip: false,
                 action,
                 queue: WaitQueue::new(),
                 late: WaitQueue::new(),
@@ -353,13 +359,15 @@ impl Barrier {
             let waiter = state.late.push(());
             drop(state);
             let token = waiter.wait(&self.state, deadline, |state| {
-                state.late.remove(&waiter).is_some()
+                let removed = state.late.remove(&waiter).is_some();
+                // Still in `late`, so the action still runs (the trip wakes `late`
+                // in the critical section that ends it). Its round is complete:
+                // the timeout breaks the barrier after that round, not during it.
+                debug_assert!(!removed || state.tripping);
+                state.break_after_trip |= removed;
+                removed
             });
             if token.is_none() {
-                // Timed out before this thread could even join a round.
-                let mut wakeups = Wakeups::new();
-                Self::break_locked(&mut self.state.lock(), &mut wakeups);
-                wakeups.unpark();
                 return Err(BarrierWaitError::Timeout);
             }
             state = self.state.lock();
@@ -418,11 +426,13 @@ impl Barrier {
             Err(BarrierWaitError::Broken)
         } else {
             Self::end_generation(&mut state, PASSED, &mut wakeups);
+            state.broken |= state.break_after_trip;
             Ok(BarrierWaitResult {
                 index,
                 parties: self.parties,
             })
         };
+        state.break_after_trip = false;
         let late = state.late.len();
         state.late.wake(late, RETRY, &mut wakeups);
         drop(state);

@@ -7,6 +7,10 @@
 //! | [`Lock`] | `threading.Lock` | mutual exclusion around a value |
 //! | [`RLock`] | `threading.RLock` | a lock its owner may take again |
 //! | [`Condition`] | `threading.Condition` | wait for a state change under a [`Lock`], no spurious wake-ups |
+//! | [`Semaphore`] | `threading.Semaphore` | a pool of permits, RAII [`SemaphorePermit`]s, FIFO-fair |
+//! | [`BoundedSemaphore`] | `threading.BoundedSemaphore` | a semaphore that refuses to be released above its initial count |
+//! | [`Event`] | `threading.Event` | a flag to wait for; `is_set` is one atomic load |
+//! | [`Barrier`] | `threading.Barrier` | a cyclic rendezvous for a fixed number of threads, with an optional action |
 //!
 //! Every blocking call has timed forms named the parking_lot way (`*_for(Duration)`,
 //! `*_until(Instant)`); a zero duration tries once, `Duration::MAX` waits forever.

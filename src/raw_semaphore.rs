@@ -113,18 +113,19 @@ impl RawSemaphore {
     }
 
     fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
+        // A deadline already past (a zero timeout) tries once and never queues.
+        let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
         let waiter = {
             let mut queue = self.queue.lock();
             let mut state = self.state.load(Ordering::Relaxed);
             let granted = loop {
-                if state & QUEUED != 0 {
-                    break 0; // others are already waiting: join the back
-                }
                 let free = state >> 1;
-                let (next, granted) = if free >= n {
+                let (next, granted) = if state & QUEUED == 0 && free >= n {
                     (state - (n << 1), n)
-                } else if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    return false; // a zero timeout tries once and never queues
+                } else if expired {
+                    return false;
+                } else if state & QUEUED != 0 {
+                    break 0; // others are already waiting: join the back
                 } else {
                     (QUEUED, free) // queue up, holding what is free now
                 };
