@@ -130,6 +130,13 @@ impl BoundedSemaphore {
     }
 }
 
+impl Default for BoundedSemaphore {
+    /// A bounded semaphore with one permit (Python's `BoundedSemaphore()`).
+    fn default() -> Self {
+        BoundedSemaphore::new(1)
+    }
+}
+
 impl fmt::Debug for BoundedSemaphore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BoundedSemaphore")
