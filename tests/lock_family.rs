@@ -51,7 +51,6 @@
 //! does not hang it.
 #![cfg(not(loom))]
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
@@ -62,82 +61,15 @@ use std::time::{Duration, Instant};
 
 use threadkit::{Condition, Lock, LockGuard, RLock, RLockGuard};
 
+mod common;
+use common::*;
+
 /// A timeout long enough to measure and short enough to keep the file fast.
 const TIMEOUT: Duration = Duration::from_millis(250);
-/// How far past its timeout a timed wait may return on a loaded machine.
-const SLACK: Duration = Duration::from_secs(5);
-/// How long a hand-shake may take before the test fails instead of hanging.
-const HANDSHAKE: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Runs `f` and measures how long it took.
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let start = Instant::now();
-    let result = f();
-    (result, start.elapsed())
-}
-
-/// A timed wait must not return before its timeout, nor absurdly late.
-#[track_caller]
-fn assert_waited(elapsed: Duration, timeout: Duration) {
-    assert!(
-        elapsed >= timeout,
-        "returned early: after {elapsed:?}, timeout {timeout:?}"
-    );
-    assert!(
-        elapsed < timeout + SLACK,
-        "overslept: {elapsed:?} for a timeout of {timeout:?}"
-    );
-}
-
-/// Unwinds like `panic!(msg)` but without running the panic hook, so the expected
-/// panics of these tests do not clutter the output. Guards drop the same way.
-fn throw(msg: &'static str) -> ! {
-    panic::resume_unwind(Box::new(msg))
-}
-
-/// The message of a panic payload (`&str` or `String`).
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(msg) = payload.downcast_ref::<&'static str>() {
-        msg
-    } else if let Some(msg) = payload.downcast_ref::<String>() {
-        msg
-    } else {
-        "<non-string panic payload>"
-    }
-}
-
-/// Yields until `done()` holds; fails the test instead of hanging.
-#[track_caller]
-fn spin_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < HANDSHAKE, "timed out waiting for {what}");
-        thread::yield_now();
-    }
-}
-
-/// Gives other threads a chance to run (and block) without sleeping. No assertion
-/// depends on it; it only makes it likelier that they really are blocked.
-fn let_others_run() {
-    yield_a_while(|| {});
-}
-
-/// Calls `each` and yields, 200 times or for 20 ms, whichever ends first (under
-/// load a yield can cost a whole time slice).
-fn yield_a_while(mut each: impl FnMut()) {
-    let start = Instant::now();
-    for _ in 0..200 {
-        each();
-        thread::yield_now();
-        if start.elapsed() > Duration::from_millis(20) {
-            break;
-        }
-    }
-}
 
 /// Waits on `progress` while `pred` holds; fails the test instead of hanging.
 #[track_caller]

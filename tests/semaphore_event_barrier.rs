@@ -77,7 +77,6 @@
 //! (A barrier says how many threads wait: `n_waiting()` is the hand-shake there.)
 #![cfg(not(loom))]
 
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -89,12 +88,11 @@ use threadkit::{
     Semaphore, SemaphorePermit, TooManyReleases,
 };
 
+mod common;
+use common::*;
+
 /// A timeout long enough to measure and short enough to keep the file fast.
 const TIMEOUT: Duration = Duration::from_millis(100);
-/// How far past its timeout a timed wait may return on a loaded machine.
-const SLACK: Duration = Duration::from_secs(5);
-/// How long a hand-shake may take before the test fails instead of hanging.
-const HANDSHAKE: Duration = Duration::from_secs(30);
 /// How long a check that "nothing happens" watches (it cannot fail spuriously:
 /// a correct primitive never lets the event happen, however long we look).
 const QUIET: Duration = Duration::from_millis(50);
@@ -105,47 +103,10 @@ const MAX_PERMITS: usize = usize::MAX / 2;
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Runs `f` and measures how long it took.
-fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
-    let start = Instant::now();
-    let result = f();
-    (result, start.elapsed())
-}
-
-/// A timed wait must not return before its timeout, nor absurdly late.
-#[track_caller]
-fn assert_waited(elapsed: Duration, timeout: Duration) {
-    assert!(
-        elapsed >= timeout,
-        "returned early: after {elapsed:?}, timeout {timeout:?}"
-    );
-    assert!(
-        elapsed < timeout + SLACK,
-        "overslept: {elapsed:?} for a timeout of {timeout:?}"
-    );
-}
-
 /// A call that must not block returned promptly.
 #[track_caller]
 fn assert_prompt(elapsed: Duration) {
     assert!(elapsed < SLACK, "took {elapsed:?}, expected no wait");
-}
-
-/// Unwinds like `panic!(msg)` but without running the panic hook, so the expected
-/// panics of these tests do not clutter the output.
-fn throw(msg: &'static str) -> ! {
-    panic::resume_unwind(Box::new(msg))
-}
-
-/// The message of a panic payload (`&str` or `String`).
-fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(msg) = payload.downcast_ref::<&'static str>() {
-        msg
-    } else if let Some(msg) = payload.downcast_ref::<String>() {
-        msg
-    } else {
-        "<non-string panic payload>"
-    }
 }
 
 /// Runs `f`, which must panic, and returns its panic message.
@@ -154,34 +115,6 @@ fn panic_of<R>(what: &str, f: impl FnOnce() -> R) -> String {
     match panic::catch_unwind(AssertUnwindSafe(f)) {
         Ok(_) => panic!("{what} did not panic"),
         Err(payload) => panic_message(&*payload).to_owned(),
-    }
-}
-
-/// Yields until `done()` holds; fails the test instead of hanging.
-#[track_caller]
-fn spin_until(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < HANDSHAKE, "timed out waiting for {what}");
-        thread::yield_now();
-    }
-}
-
-/// Gives other threads a chance to run (and block) without sleeping: 200 yields
-/// or 20 ms, whichever ends first. No assertion depends on it.
-fn let_others_run() {
-    yield_a_while(|| {});
-}
-
-/// Calls `each` and yields, 200 times or for 20 ms, whichever ends first.
-fn yield_a_while(mut each: impl FnMut()) {
-    let start = Instant::now();
-    for _ in 0..200 {
-        each();
-        thread::yield_now();
-        if start.elapsed() > Duration::from_millis(20) {
-            break;
-        }
     }
 }
 
