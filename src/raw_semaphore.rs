@@ -78,6 +78,7 @@ impl RawSemaphore {
 
     /// Free permits right now; 0 while threads wait (released permits are then
     /// reserved for them).
+    #[inline]
     pub(crate) fn available(&self) -> usize {
         let state = self.state.load(Ordering::Acquire);
         if state & QUEUED != 0 { 0 } else { state >> 1 }
@@ -85,6 +86,7 @@ impl RawSemaphore {
 
     /// Takes `n` permits if they are free and nobody is queued, without blocking.
     /// Zero permits are always granted at once, even with threads queued.
+    #[inline]
     pub(crate) fn try_acquire(&self, n: usize) -> bool {
         if n == 0 {
             return true;
@@ -108,6 +110,7 @@ impl RawSemaphore {
     }
 
     /// Takes `n` permits, waiting in FIFO order until `deadline`; `false` on timeout.
+    #[inline]
     pub(crate) fn acquire(&self, n: usize, deadline: Option<Instant>) -> bool {
         self.try_acquire(n) || self.acquire_slow(n, deadline)
     }
@@ -156,6 +159,7 @@ impl RawSemaphore {
 
     /// Adds `n` permits; `Err` (and no change) if that would raise the count
     /// above the bound with [`Excess::Refuse`].
+    #[inline]
     pub(crate) fn release(&self, n: usize, excess: Excess) -> Result<(), OverBound> {
         if n == 0 {
             return Ok(());
@@ -194,6 +198,7 @@ impl RawSemaphore {
     }
 
     /// How many of `n` released permits fit on top of `count` without passing the bound.
+    #[inline]
     fn admit(&self, count: usize, n: usize, excess: Excess) -> Result<usize, OverBound> {
         let room = self.bound - count;
         match excess {

@@ -120,6 +120,7 @@ impl<'a> SemaphorePermit<'a> {
 }
 
 impl Drop for SemaphorePermit<'_> {
+    #[inline]
     fn drop(&mut self) {
         // Only a bounded semaphore can be over its bound here; its rule is to
         // discard the excess (the count never exceeds the initial value).
@@ -149,6 +150,7 @@ macro_rules! acquire_methods {
         /// drop(permit);
         /// assert_eq!(sem.available_permits(), 1);
         /// ```
+        #[inline]
         pub fn acquire(&self) -> $crate::SemaphorePermit<'_> {
             self.acquire_many(1)
         }
@@ -161,6 +163,7 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire().is_none());
         /// # drop(held);
         /// ```
+        #[inline]
         pub fn try_acquire(&self) -> Option<$crate::SemaphorePermit<'_>> {
             self.try_acquire_many(1)
         }
@@ -216,6 +219,7 @@ macro_rules! acquire_methods {
         /// assert_eq!(batch.num_permits(), 3);
         /// assert_eq!(sem.available_permits(), 0);
         /// ```
+        #[inline]
         pub fn acquire_many(&self, n: usize) -> $crate::SemaphorePermit<'_> {
             self.acquire_inner(n, None)
                 .expect("an untimed acquire cannot time out")
@@ -229,6 +233,7 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_many(3).is_none());
         /// assert!(sem.try_acquire_many(2).is_some());
         /// ```
+        #[inline]
         pub fn try_acquire_many(&self, n: usize) -> Option<$crate::SemaphorePermit<'_>> {
             self.check_request(n);
             self.raw
@@ -279,10 +284,12 @@ macro_rules! acquire_methods {
         /// let _two = sem.acquire_many(2);
         /// assert_eq!(sem.available_permits(), 2);
         /// ```
+        #[inline]
         pub fn available_permits(&self) -> usize {
             self.raw.available()
         }
 
+        #[inline]
         fn acquire_inner(
             &self,
             n: usize,
@@ -334,6 +341,7 @@ impl Semaphore {
     /// sem.release(2);
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
+    #[inline]
     pub fn release(&self, n: usize) {
         if let Err(over) = self.raw.release(n, Excess::Refuse) {
             panic!(
@@ -343,6 +351,7 @@ impl Semaphore {
         }
     }
 
+    #[inline]
     #[track_caller]
     fn check_request(&self, n: usize) {
         assert!(

@@ -28,11 +28,6 @@
 //! outcomes: the wake-up arriving before the deadline, and the deadline winning
 //! the race. An untimed park is a real loom park, so a lost wake-up shows up as a
 //! loom deadlock report.
-//!
-//! # Spinning under loom
-//!
-//! [`SPIN_LIMIT`] is 0 under loom: a spin loop is invisible to loom's scheduler and
-//! would only multiply the interleavings it explores.
 
 /// Declares a function `const` outside loom and plain under loom, whose atomics
 /// cannot be built in a const context (the trick is concurrent-queue's).

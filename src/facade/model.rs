@@ -11,15 +11,6 @@ pub(crate) use std::time::Instant;
 
 use super::{Parked, deadline_after};
 
-/// No spinning under loom: a spin is invisible to its scheduler and only adds states.
-pub(crate) const SPIN_LIMIT: u32 = 0;
-
-/// A CPU hint for one round of a spin loop (a loom yield point).
-#[inline]
-pub(crate) fn spin_loop() {
-    loom::hint::spin_loop();
-}
-
 /// Blocks one waiting thread until another thread unparks it.
 ///
 /// Under loom this is a `loom::sync::Notify` per waiter, not the thread's park

@@ -22,15 +22,6 @@ pub(crate) const fn mutex<T>(value: T) -> Mutex<T> {
     parking_lot::Mutex::new(value)
 }
 
-/// How many rounds a waiter spins on its token before it parks (see `wait_queue`).
-pub(crate) const SPIN_LIMIT: u32 = 6;
-
-/// A CPU hint for one round of a spin loop.
-#[inline]
-pub(crate) fn spin_loop() {
-    core::hint::spin_loop();
-}
-
 /// Blocks one waiting thread until another thread unparks it.
 ///
 /// Natively this is the thread's own park token (`std::thread::park`), created
