@@ -111,7 +111,9 @@ fn semaphore_uncontended(c: &mut Criterion) {
     });
 
     let lock = threadkit::Lock::new(());
-    group.bench_function("threadkit-lock", |b| b.iter(|| drop(black_box(&lock).lock())));
+    group.bench_function("threadkit-lock", |b| {
+        b.iter(|| drop(black_box(&lock).lock()))
+    });
 
     group.finish();
 }
@@ -207,7 +209,9 @@ fn ping_pong<E: PingPongEvent>(iters: u64) -> Duration {
 fn event_ping_pong(c: &mut Criterion) {
     let mut group = c.benchmark_group("event/ping-pong");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("threadkit", |b| b.iter_custom(ping_pong::<threadkit::Event>));
+    group.bench_function("threadkit", |b| {
+        b.iter_custom(ping_pong::<threadkit::Event>)
+    });
     group.bench_function("naive", |b| b.iter_custom(ping_pong::<NaiveEvent>));
     group.finish();
 }
