@@ -231,20 +231,21 @@ impl RawSemaphore {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use core::time::Duration;
 
     #[test]
     fn zero_permits_are_granted_at_once_even_behind_waiters() {
         let sem = RawSemaphore::new(0, MAX_PERMITS);
-        std::thread::scope(|s| {
-            let waiter = s.spawn(|| sem.acquire(1, None));
-            while sem.queue.lock().is_empty() {
-                std::thread::yield_now();
-            }
-            assert!(sem.try_acquire(0));
-            assert!(sem.acquire(0, facade::deadline_after(Duration::ZERO)));
-            assert!(sem.release(1, Excess::Refuse).is_ok());
-            assert!(waiter.join().unwrap());
-        });
+        // Queue a request as a blocked `acquire(1)` would (no thread needed).
+        let waiter = sem.queue.lock().push(Request { needed: 1, granted: 0 });
+        sem.state.store(QUEUED, Ordering::Relaxed);
+        assert!(sem.try_acquire(0));
+        assert!(sem.acquire(0, facade::deadline_after(Duration::ZERO)));
+        assert!(!sem.try_acquire(1), "a queued request is not barged past");
+        // A release completes the queued request and clears `QUEUED`.
+        assert!(sem.release(1, Excess::Refuse).is_ok());
+        assert!(sem.queue.lock().is_empty());
+        assert_eq!(sem.available(), 0);
+        drop(waiter);
     }
 }
