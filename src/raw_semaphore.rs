@@ -237,7 +237,10 @@ mod tests {
     fn zero_permits_are_granted_at_once_even_behind_waiters() {
         let sem = RawSemaphore::new(0, MAX_PERMITS);
         // Queue a request as a blocked `acquire(1)` would (no thread needed).
-        let waiter = sem.queue.lock().push(Request { needed: 1, granted: 0 });
+        let waiter = sem.queue.lock().push(Request {
+            needed: 1,
+            granted: 0,
+        });
         sem.state.store(QUEUED, Ordering::Relaxed);
         assert!(sem.try_acquire(0));
         assert!(sem.acquire(0, facade::deadline_after(Duration::ZERO)));
