@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use common::run_parallel;
+use common::{pin_to_cpu, run_parallel};
 
 // ---------------------------------------------------------------------------
 // The naive versions: what a std user writes in ten lines
@@ -175,14 +175,16 @@ impl PingPongEvent for NaiveEvent {
     }
 }
 
-/// `iters` round trips: this thread sets `ping` and waits for `pong`; a
-/// partner (spawned once per sample, outside the clock) answers each ping.
-/// Not pinned: pinning criterion's own thread would pin every later group too.
+/// `iters` round trips between two threads pinned to different CPUs (both
+/// spawned, so criterion's own thread stays unpinned for later groups): one sets
+/// `ping` and waits for `pong`, the other answers each ping. Returns the time of
+/// the pinger's loop; spawning is outside the clock.
 fn ping_pong<E: PingPongEvent>(iters: u64) -> Duration {
     let events = Arc::new((E::make(), E::make(), E::make())); // ping, pong, ready
     let partner = {
         let events = Arc::clone(&events);
         thread::spawn(move || {
+            pin_to_cpu(1);
             let (ping, pong, ready) = &*events;
             ready.set();
             for _ in 0..iters {
@@ -192,15 +194,19 @@ fn ping_pong<E: PingPongEvent>(iters: u64) -> Duration {
             }
         })
     };
-    let (ping, pong, ready) = &*events;
-    ready.wait();
-    let start = std::time::Instant::now();
-    for _ in 0..iters {
-        ping.set();
-        pong.wait();
-        pong.clear();
-    }
-    let elapsed = start.elapsed();
+    let pinger = thread::spawn(move || {
+        pin_to_cpu(0);
+        let (ping, pong, ready) = &*events;
+        ready.wait();
+        let start = std::time::Instant::now();
+        for _ in 0..iters {
+            ping.set();
+            pong.wait();
+            pong.clear();
+        }
+        start.elapsed()
+    });
+    let elapsed = pinger.join().unwrap();
     partner.join().unwrap();
     elapsed
 }
