@@ -392,10 +392,7 @@ impl Barrier {
         });
         wakeups.unpark();
         match token {
-            Some(PASSED) => Ok(BarrierWaitResult {
-                index,
-                parties: self.parties,
-            }),
+            Some(PASSED) => Ok(self.arrival(index)),
             Some(_) => Err(BarrierWaitError::Broken),
             None => Err(BarrierWaitError::Timeout),
         }
@@ -427,20 +424,23 @@ impl Barrier {
         } else {
             Self::end_generation(&mut state, PASSED, &mut wakeups);
             state.broken |= state.break_after_trip;
-            Ok(BarrierWaitResult {
-                index,
-                parties: self.parties,
-            })
+            Ok(self.arrival(index))
         };
         state.break_after_trip = false;
-        let late = state.late.len();
-        state.late.wake(late, RETRY, &mut wakeups);
+        state.late.wake_all(RETRY, &mut wakeups);
         drop(state);
         wakeups.unpark();
         if let Some(payload) = panic {
             panic::resume_unwind(payload);
         }
         outcome
+    }
+
+    fn arrival(&self, index: usize) -> BarrierWaitResult {
+        BarrierWaitResult {
+            index,
+            parties: self.parties,
+        }
     }
 
     /// Breaks the barrier: the current round's waiters get `BROKEN`.
@@ -452,8 +452,7 @@ impl Barrier {
     fn end_generation(state: &mut State, token: Token, wakeups: &mut Wakeups) {
         state.generation = state.generation.wrapping_add(1);
         state.arrived = 0;
-        let waiting = state.queue.len();
-        state.queue.wake(waiting, token, wakeups);
+        state.queue.wake_all(token, wakeups);
     }
 }
 

@@ -127,7 +127,7 @@ impl Event {
         // Under the lock no one can queue, so raising the flag and waking the
         // queue is one step: every thread woken here waited before this `set`.
         self.state.store(SET, Ordering::Release);
-        queue.wake(usize::MAX, NOTIFIED, &mut wakeups);
+        queue.wake_all(NOTIFIED, &mut wakeups);
         drop(queue);
         wakeups.unpark();
     }
@@ -205,28 +205,33 @@ impl Event {
             // Only lock holders add QUEUED; `set` and `clear` may race us on SET.
             let state = self.state.fetch_or(QUEUED, Ordering::Acquire);
             if state & SET != 0 {
-                if queue.is_empty() {
-                    self.state.fetch_and(!QUEUED, Ordering::Relaxed);
-                }
+                self.unmark_if_empty(&queue);
                 return true;
             }
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                if queue.is_empty() {
-                    self.state.fetch_and(!QUEUED, Ordering::Relaxed);
-                }
+                self.unmark_if_empty(&queue);
                 return false; // a zero timeout checks once and never queues
             }
             queue.push(())
         };
         let token = waiter.wait(&self.queue, deadline, |queue| {
             let removed = queue.remove(&waiter).is_some();
-            if removed && queue.is_empty() {
-                self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+            if removed {
+                self.unmark_if_empty(queue);
             }
             removed
         });
         // Timed out while still queued: no `set` reached us, so the flag was down.
         token.is_some()
+    }
+}
+
+impl Event {
+    /// Clears `QUEUED` once nobody is queued. Called with the queue locked.
+    fn unmark_if_empty(&self, queue: &WaitQueue) {
+        if queue.is_empty() {
+            self.state.fetch_and(!QUEUED, Ordering::Relaxed);
+        }
     }
 }
 

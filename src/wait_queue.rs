@@ -146,14 +146,19 @@ impl<D> WaitQueue<D> {
         self.entries.remove(index).map(|entry| entry.data)
     }
 
-    /// Dequeues up to `n` waiters from the front, storing `token` in each.
+    /// Dequeues up to `n` waiters from the front, storing `token` in each;
+    /// returns how many.
     pub(crate) fn wake(&mut self, n: usize, token: Token, wakeups: &mut Wakeups) -> usize {
         let n = n.min(self.entries.len());
         for _ in 0..n {
-            let entry = self.entries.pop_front().expect("n <= len");
-            wakeups.push(entry.waiter, token);
+            self.wake_front(token, wakeups);
         }
         n
+    }
+
+    /// Dequeues every waiter, storing `token` in each.
+    pub(crate) fn wake_all(&mut self, token: Token, wakeups: &mut Wakeups) {
+        self.wake(usize::MAX, token, wakeups);
     }
 
     /// Dequeues the front waiter, storing `token`, and returns its data.
