@@ -41,6 +41,37 @@ fn lock_mutual_exclusion_and_no_lost_update() {
     });
 }
 
+/// Three threads, so that unlocks find parked threads: checks the slow unlock
+/// (the swap has released the lock and cleared `PARKED`; the unlocker takes the
+/// lock back, or leaves the wake-up to a thread that barged in) and the fair
+/// hand-off. Properties: mutual exclusion, no lost update, no lost wake-up (a
+/// parked thread never woken is a loom deadlock report).
+#[test]
+fn lock_contended_unlock_wakes_a_parked_thread() {
+    loom::model(|| {
+        let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    let mut count = shared.0.lock();
+                    critical_section(&shared.1);
+                    *count += 1;
+                })
+            })
+            .collect();
+        {
+            let mut count = shared.0.lock();
+            critical_section(&shared.1);
+            *count += 1;
+        }
+        for other in others {
+            other.join().unwrap();
+        }
+        assert_eq!(*shared.0.lock(), 3);
+    });
+}
+
 #[test]
 fn lock_try_lock_never_succeeds_while_held() {
     loom::model(|| {

@@ -1,4 +1,4 @@
-//! The one module that names `std::sync`, `std::thread`, `parking_lot` and `loom`.
+//! The one module that names `std::sync`, `std::thread`, `parking_lot(_core)` and `loom`.
 //!
 //! Every primitive in threadkit is written against the names exported here. A
 //! normal build maps them to parking_lot and std ([`native`]); a build with
@@ -11,9 +11,10 @@
 //!
 //! | name | native | loom |
 //! |---|---|---|
-//! | `RawMutex`, `raw_mutex()` | `parking_lot::RawMutex` (1 byte, eventually fair) | loom `Mutex<bool>` + `Condvar` |
-//! | `RawThreadId` | `parking_lot::RawThreadId` | address of a loom thread-local |
-//! | `Mutex<T>`, `mutex()` (internal state) | `parking_lot::Mutex<T>` | `loom::sync::Mutex<T>` |
+//! | `RawMutex`, `raw_mutex()` | [`raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a swap unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
+//! | `Lot`, `SpinWait`, `ParkResult`, ... | `parking_lot_core` | a loom queue per mutex, no spinning |
+//! | `RawThreadId` | address of a std thread-local | address of a loom thread-local |
+//! | `Mutex<T>`, `mutex()` (internal state) | `lock_api::Mutex<RawMutex, T>` | `loom::sync::Mutex<T>` |
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
 //! | `Parker` | the thread's park token (`std::thread::park`) | a `loom::sync::Notify` per waiter |
@@ -41,6 +42,8 @@ macro_rules! const_fn {
 }
 pub(crate) use const_fn;
 
+mod raw_mutex;
+
 #[cfg(not(loom))]
 mod native;
 #[cfg(not(loom))]
@@ -50,6 +53,8 @@ pub(crate) use native::*;
 mod model;
 #[cfg(loom)]
 pub(crate) use model::*;
+
+pub(crate) use raw_mutex::{RawMutex, raw_mutex};
 
 /// What `Parker::park_until` observed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

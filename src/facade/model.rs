@@ -2,14 +2,14 @@
 //! sees (and permutes) every point where threads interact.
 
 use core::num::NonZeroUsize;
-use core::time::Duration;
+use std::collections::VecDeque;
 
 pub(crate) use loom::sync::Arc;
 pub(crate) use loom::sync::MutexGuard;
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 pub(crate) use std::time::Instant;
 
-use super::{Parked, deadline_after};
+use super::Parked;
 
 /// Blocks one waiting thread until another thread unparks it.
 ///
@@ -71,88 +71,6 @@ impl<T> Mutex<T> {
     }
 }
 
-/// A raw mutex for loom: a loom `Mutex<bool>` ("held?") and a `Condvar` to
-/// block on while it is held, so a lock that is never released is a loom
-/// deadlock report (a spin lock would only exhaust loom's branch budget).
-///
-/// Loom's types cannot be built in a const context, so there is no usable
-/// `lock_api::RawMutex::INIT`: every lock is built with [`raw_mutex`] and
-/// `from_raw` instead (eagerly: a loom object created lazily by one thread and
-/// used by another is a causality violation to loom).
-pub(crate) struct RawMutex {
-    held: loom::sync::Mutex<bool>,
-    released: loom::sync::Condvar,
-}
-
-/// A new, unlocked raw mutex.
-pub(crate) fn raw_mutex() -> RawMutex {
-    RawMutex {
-        held: loom::sync::Mutex::new(false),
-        released: loom::sync::Condvar::new(),
-    }
-}
-
-// SAFETY: `held` is only changed under loom's mutex, which gives mutual exclusion
-// with acquire/release semantics; `lock`/`try_lock` succeed only by changing
-// `held` from false to true, and `unlock` (called only by the holder) sets it back.
-unsafe impl lock_api::RawMutex for RawMutex {
-    // Never evaluated: threadkit builds loom locks with `raw_mutex()` + `from_raw`.
-    const INIT: Self = panic!("use facade::raw_mutex(): loom objects cannot be const");
-    type GuardMarker = lock_api::GuardNoSend;
-
-    fn lock(&self) {
-        let mut held = self.held.lock().unwrap();
-        while *held {
-            held = self.released.wait(held).unwrap();
-        }
-        *held = true;
-    }
-
-    fn try_lock(&self) -> bool {
-        let mut held = self.held.lock().unwrap();
-        !std::mem::replace(&mut *held, true)
-    }
-
-    unsafe fn unlock(&self) {
-        *self.held.lock().unwrap() = false;
-        self.released.notify_one();
-    }
-
-    fn is_locked(&self) -> bool {
-        *self.held.lock().unwrap()
-    }
-}
-
-// SAFETY: the timed forms only ever acquire through `lock` and `try_lock` above.
-unsafe impl lock_api::RawMutexTimed for RawMutex {
-    type Duration = Duration;
-    type Instant = Instant;
-
-    fn try_lock_for(&self, timeout: Duration) -> bool {
-        self.try_lock_until_opt(deadline_after(timeout))
-    }
-
-    fn try_lock_until(&self, deadline: Instant) -> bool {
-        self.try_lock_until_opt(Some(deadline))
-    }
-}
-
-impl RawMutex {
-    /// Timed acquire under loom: try, yield (the "timeout" may or may not win the
-    /// race), try again. An overflowing timeout (`None`) blocks like `lock`.
-    fn try_lock_until_opt(&self, deadline: Option<Instant>) -> bool {
-        use lock_api::RawMutex as _;
-        if deadline.is_none() {
-            self.lock();
-            return true;
-        }
-        self.try_lock() || {
-            loom::thread::yield_now();
-            self.try_lock()
-        }
-    }
-}
-
 /// Thread ids for `lock_api::ReentrantMutex` under loom: the address of a loom
 /// thread-local, which is distinct for every live loom thread (loom threads share
 /// one OS thread, so std's thread-locals would not do).
@@ -165,5 +83,162 @@ unsafe impl lock_api::GetThreadId for RawThreadId {
     fn nonzero_thread_id(&self) -> NonZeroUsize {
         loom::thread_local!(static KEY: u8 = 0);
         KEY.with(|key| NonZeroUsize::new(core::ptr::from_ref(key).addr()).expect("non-null"))
+    }
+}
+
+/// How a park ended (parking_lot_core's type, rebuilt for the model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParkResult {
+    /// Woken by `unpark_one`, with the token its callback chose.
+    Unparked(UnparkToken),
+    /// `validate` returned false: the thread did not park.
+    Invalid,
+    /// The deadline won the race.
+    TimedOut,
+}
+
+/// The message an unparker hands the thread it wakes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UnparkToken(pub usize);
+
+/// What `unpark_one` found, as its callback sees it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UnparkResult {
+    /// 1 if a thread was woken, else 0.
+    pub unparked_threads: usize,
+    /// Whether threads are still parked after this one.
+    pub have_more_threads: bool,
+    /// Whether the unparker should hand off fairly this time.
+    pub be_fair: bool,
+}
+
+/// No spinning under loom: the model explores the interleavings a spin would
+/// wait out, and a spin would only use up its branch budget.
+#[derive(Debug, Default)]
+pub(crate) struct SpinWait;
+
+impl SpinWait {
+    /// A new spinner.
+    pub(crate) fn new() -> SpinWait {
+        SpinWait
+    }
+
+    /// Never spins: the caller parks at once.
+    pub(crate) fn spin(&mut self) -> bool {
+        false
+    }
+
+    /// Nothing to reset.
+    pub(crate) fn reset(&mut self) {}
+}
+
+/// The parking lot under loom: one FIFO queue per mutex (loom has no global
+/// state that outlives a model run), with parking_lot_core's contract, so
+/// `RawMutex` runs the same protocol as natively.
+///
+/// The parking lot's `be_fair` timer (true about every 0.5 ms) becomes "every
+/// second unpark", so a model with two contended unlocks explores both the
+/// hand-off and the barging unlock.
+#[derive(Debug)]
+pub(crate) struct Lot {
+    queue: loom::sync::Mutex<LotQueue>,
+}
+
+#[derive(Debug, Default)]
+struct LotQueue {
+    parked: VecDeque<Arc<LotWaiter>>,
+    unparks: usize,
+}
+
+#[derive(Debug)]
+struct LotWaiter {
+    wake: loom::sync::Notify,
+    // Written and read only under the lot's loom mutex, which orders them; the
+    // std mutex only makes the slot `Sync`.
+    token: std::sync::Mutex<Option<UnparkToken>>,
+}
+
+impl LotWaiter {
+    fn token(&self) -> Option<UnparkToken> {
+        *self.token.lock().unwrap()
+    }
+}
+
+impl Lot {
+    /// An empty lot.
+    pub(crate) fn new() -> Lot {
+        Lot {
+            queue: loom::sync::Mutex::new(LotQueue::default()),
+        }
+    }
+
+    /// `parking_lot_core::park` for the model: untimed, a real loom wait;
+    /// timed, one yield and then a timeout unless an unpark came first.
+    ///
+    /// # Safety
+    ///
+    /// None needed under loom; `unsafe` to match the native signature.
+    pub(crate) unsafe fn park(
+        &self,
+        _key: usize,
+        validate: impl FnOnce() -> bool,
+        timed_out: impl FnOnce(bool),
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        let me = Arc::new(LotWaiter {
+            wake: loom::sync::Notify::new(),
+            token: std::sync::Mutex::new(None),
+        });
+        {
+            let mut queue = self.queue.lock().unwrap();
+            if !validate() {
+                return ParkResult::Invalid;
+            }
+            queue.parked.push_back(me.clone());
+        }
+        if deadline.is_some() {
+            loom::thread::yield_now();
+        }
+        loop {
+            if deadline.is_none() {
+                me.wake.wait();
+            }
+            let mut queue = self.queue.lock().unwrap();
+            if let Some(token) = me.token() {
+                return ParkResult::Unparked(token);
+            }
+            if deadline.is_some() {
+                queue.parked.retain(|waiter| !Arc::ptr_eq(waiter, &me));
+                timed_out(queue.parked.is_empty());
+                return ParkResult::TimedOut;
+            }
+            // A spurious `Notify` wake-up: wait again.
+        }
+    }
+
+    /// `parking_lot_core::unpark_one` for the model.
+    ///
+    /// # Safety
+    ///
+    /// None needed under loom; `unsafe` to match the native signature.
+    pub(crate) unsafe fn unpark_one(
+        &self,
+        _key: usize,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) {
+        let mut queue = self.queue.lock().unwrap();
+        let woken = queue.parked.pop_front();
+        queue.unparks += 1;
+        let result = UnparkResult {
+            unparked_threads: usize::from(woken.is_some()),
+            have_more_threads: woken.is_some() && !queue.parked.is_empty(),
+            be_fair: woken.is_some() && queue.unparks % 2 == 0,
+        };
+        let token = callback(result);
+        if let Some(waiter) = woken {
+            *waiter.token.lock().unwrap() = Some(token);
+            drop(queue);
+            waiter.wake.notify();
+        }
     }
 }

@@ -1,25 +1,38 @@
-//! The facade outside loom: parking_lot for raw locks, std for the rest.
+//! The facade outside loom: threadkit's raw mutex on parking_lot_core for locks,
+//! std for the rest.
 
 pub(crate) use core::sync::atomic::{AtomicUsize, Ordering};
-pub(crate) use parking_lot::{RawMutex, RawThreadId};
 pub(crate) use std::sync::Arc;
 pub(crate) use std::time::Instant;
 
-use super::Parked;
+use core::num::NonZeroUsize;
 
-/// A new, unlocked raw mutex (`const`, so locks can live in statics).
-pub(crate) const fn raw_mutex() -> RawMutex {
-    <RawMutex as lock_api::RawMutex>::INIT
-}
+use super::{Parked, RawMutex, raw_mutex};
 
-/// The mutex guarding each primitive's internal state.
-pub(crate) type Mutex<T> = parking_lot::Mutex<T>;
+/// The mutex guarding each primitive's internal state: the same raw mutex as
+/// [`Lock`](crate::Lock).
+pub(crate) type Mutex<T> = lock_api::Mutex<RawMutex, T>;
 /// The guard of [`Mutex`].
-pub(crate) type MutexGuard<'a, T> = parking_lot::MutexGuard<'a, T>;
+pub(crate) type MutexGuard<'a, T> = lock_api::MutexGuard<'a, RawMutex, T>;
 
 /// A new internal mutex.
 pub(crate) const fn mutex<T>(value: T) -> Mutex<T> {
-    parking_lot::Mutex::new(value)
+    lock_api::Mutex::from_raw(raw_mutex(), value)
+}
+
+/// Thread ids for `lock_api::ReentrantMutex`: the address of a thread-local,
+/// distinct for every live thread (parking_lot's `RawThreadId` does the same).
+pub(crate) struct RawThreadId;
+
+// SAFETY: two live threads never share a thread-local, so never its address.
+unsafe impl lock_api::GetThreadId for RawThreadId {
+    const INIT: Self = RawThreadId;
+
+    #[inline]
+    fn nonzero_thread_id(&self) -> NonZeroUsize {
+        std::thread_local!(static KEY: u8 = const { 0 });
+        KEY.with(|key| NonZeroUsize::new(core::ptr::from_ref(key).addr()).expect("non-null"))
+    }
 }
 
 /// Blocks one waiting thread until another thread unparks it.
@@ -61,5 +74,69 @@ impl Parker {
     /// Wakes the parked thread (or makes its next park return at once).
     pub(crate) fn unpark(&self) {
         self.thread.unpark();
+    }
+}
+
+pub(crate) use core::sync::atomic::AtomicU8;
+pub(crate) use parking_lot_core::{ParkResult, SpinWait, UnparkResult, UnparkToken};
+
+/// Where [`RawMutex`] parks its waiters: natively the global parking lot of
+/// `parking_lot_core`, keyed by the mutex's address, so this is a zero-sized
+/// handle and the mutex stays one byte.
+#[derive(Debug)]
+pub(crate) struct Lot;
+
+impl Lot {
+    /// A handle to the parking lot.
+    pub(crate) const fn new() -> Lot {
+        Lot
+    }
+
+    /// Parks the current thread on `key` if `validate()` holds under the lot's
+    /// lock; `timed_out(was_last)` runs under that lock if `deadline` passes.
+    ///
+    /// # Safety
+    ///
+    /// As `parking_lot_core::park`: `key` is an address the caller owns, and
+    /// neither closure panics nor calls into the parking lot.
+    #[inline]
+    pub(crate) unsafe fn park(
+        &self,
+        key: usize,
+        validate: impl FnOnce() -> bool,
+        timed_out: impl FnOnce(bool),
+        deadline: Option<Instant>,
+    ) -> ParkResult {
+        // SAFETY: the caller's contract is parking_lot_core's; the empty
+        // `before_sleep` does not park.
+        unsafe {
+            parking_lot_core::park(
+                key,
+                validate,
+                || {},
+                |_, was_last| timed_out(was_last),
+                parking_lot_core::DEFAULT_PARK_TOKEN,
+                deadline,
+            )
+        }
+    }
+
+    /// Wakes the longest-parked thread on `key`, giving it the token that
+    /// `callback` returns; the callback runs under the lot's lock.
+    ///
+    /// # Safety
+    ///
+    /// As `parking_lot_core::unpark_one`: `key` is an address the caller owns,
+    /// and `callback` neither panics nor calls into the parking lot.
+    #[inline]
+    pub(crate) unsafe fn unpark_one(
+        &self,
+        key: usize,
+        callback: impl FnOnce(UnparkResult) -> UnparkToken,
+    ) {
+        // SAFETY: the caller's contract is parking_lot_core's.
+        unsafe {
+            parking_lot_core::unpark_one(key, callback);
+        }
     }
 }
