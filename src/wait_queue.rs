@@ -25,7 +25,7 @@
 
 use std::collections::VecDeque;
 
-use crate::facade::{Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker};
+use crate::facade::{self, Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker};
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
 pub(crate) type Token = core::num::NonZeroUsize;
@@ -57,10 +57,11 @@ impl Waiter {
     /// Blocks until woken (returns the token) or until `deadline` passes (returns
     /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
     fn park_until(&self, deadline: Option<Instant>) -> Option<Token> {
-        // No spinning before the park: measured on this project's 2-core VM, even a
-        // 3-PAUSE spin made an Event ping-pong 12% slower and a 63-PAUSE one 2x
-        // slower (PAUSE can exit to the hypervisor), while parking at once matches
-        // a plain Condvar (docs/benchmarks.md).
+        // A partner on another core often answers within microseconds: poll for
+        // the token first, since parking and being woken costs more than that.
+        if facade::spin_before_park(|| self.token.load(Ordering::Relaxed) != 0) {
+            return self.token();
+        }
         loop {
             if let Some(token) = self.token() {
                 return Some(token);

@@ -242,3 +242,9 @@ impl Lot {
         }
     }
 }
+
+/// No spinning under loom: returns `ready()` at once (the model explores the
+/// interleavings a spin would wait out).
+pub(crate) fn spin_before_park(mut ready: impl FnMut() -> bool) -> bool {
+    ready()
+}

@@ -140,3 +140,42 @@ impl Lot {
         }
     }
 }
+
+/// How many times a waiter polls before it parks: about 3 µs of `PAUSE`s on
+/// this project's Zen 3 VM (about 30 ns each), longer than a partner thread on
+/// another core takes to answer in a ping-pong, shorter than a futex sleep and
+/// wake-up (6-7 µs there). See docs/benchmarks.md.
+const SPIN_LIMIT: usize = 100;
+
+/// Threads spinning in [`spin_before_park`] right now, across all primitives.
+static SPINNERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Polls `ready` for a few microseconds before the caller parks, and returns
+/// whether it became true. Spins only while fewer threads spin than there are
+/// other CPUs: a spinner on an oversubscribed machine only delays the thread
+/// it waits for.
+pub(crate) fn spin_before_park(mut ready: impl FnMut() -> bool) -> bool {
+    if SPINNERS.fetch_add(1, Ordering::Relaxed) >= max_spinners() {
+        SPINNERS.fetch_sub(1, Ordering::Relaxed);
+        return ready();
+    }
+    let mut became_ready = false;
+    for _ in 0..SPIN_LIMIT {
+        if ready() {
+            became_ready = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    SPINNERS.fetch_sub(1, Ordering::Relaxed);
+    became_ready
+}
+
+/// One fewer than the CPUs the first waiting thread may use, but at least one:
+/// a thread pinned to one CPU sees one, yet its partners run on others.
+fn max_spinners() -> usize {
+    static CACHED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CACHED.get_or_init(|| {
+        std::thread::available_parallelism().map_or(1, |cpus| cpus.get().max(2) - 1)
+    })
+}
