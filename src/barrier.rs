@@ -21,7 +21,7 @@ use core::time::Duration;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::facade::{self, Instant, Mutex};
-use crate::wait_queue::{Token, WaitQueue, Wakeups};
+use crate::wait_queue::{Spin, Token, WaitQueue, Wakeups};
 
 /// The generation tripped: every party arrived.
 const PASSED: Token = Token::MIN;
@@ -349,6 +349,16 @@ impl Barrier {
         self.state.lock().queue.len()
     }
 
+    /// Waiters poll before parking only if all parties can run at once: with
+    /// more parties than CPUs, a poller takes CPU time from a thread yet to arrive.
+    fn spin(&self) -> Spin {
+        if self.parties <= facade::parallelism() {
+            Spin::First
+        } else {
+            Spin::Never
+        }
+    }
+
     fn wait_until_opt(
         &self,
         deadline: Option<Instant>,
@@ -358,7 +368,7 @@ impl Barrier {
             // The action of the previous round is running: wait for its end.
             let waiter = state.late.push(());
             drop(state);
-            let token = waiter.wait(&self.state, deadline, |state| {
+            let token = waiter.wait(&self.state, deadline, self.spin(), |state| {
                 let removed = state.late.remove(&waiter).is_some();
                 // Still in `late`, so the action still runs (the trip wakes `late`
                 // in the critical section that ends it). Its round is complete:
@@ -383,7 +393,7 @@ impl Barrier {
         let waiter = state.queue.push(());
         drop(state);
         let mut wakeups = Wakeups::new();
-        let token = waiter.wait(&self.state, deadline, |state| {
+        let token = waiter.wait(&self.state, deadline, self.spin(), |state| {
             let removed = state.queue.remove(&waiter).is_some();
             if removed {
                 Self::break_locked(state, &mut wakeups);

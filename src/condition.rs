@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
 use crate::lock::LockGuard;
-use crate::wait_queue::{NOTIFIED, WaitQueue, Wakeups};
+use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
 
 /// A condition variable: threads wait on it while holding a [`LockGuard`], and
 /// other threads wake them with [`notify_one`](Condition::notify_one),
@@ -374,7 +374,7 @@ impl Condition {
             waiter
         };
         let timed_out = LockGuard::unlocked(guard, || {
-            let token = waiter.wait(&self.state, deadline, |state| {
+            let token = waiter.wait(&self.state, deadline, Spin::First, |state| {
                 let removed = state.queue.remove(&waiter).is_some();
                 self.waiting.store(state.queue.len(), Ordering::Relaxed);
                 removed

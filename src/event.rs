@@ -14,7 +14,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
-use crate::wait_queue::{NOTIFIED, WaitQueue, Wakeups};
+use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const SET: usize = 1;
 const QUEUED: usize = 2;
@@ -214,7 +214,7 @@ impl Event {
             }
             queue.push(())
         };
-        let token = waiter.wait(&self.queue, deadline, |queue| {
+        let token = waiter.wait(&self.queue, deadline, Spin::First, |queue| {
             let removed = queue.remove(&waiter).is_some();
             if removed {
                 self.unmark_if_empty(queue);

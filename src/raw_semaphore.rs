@@ -26,7 +26,7 @@
 //! `batch_semaphore` policy. A request that times out passes on what it collected.
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
-use crate::wait_queue::{NOTIFIED, WaitQueue, Wakeups};
+use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const QUEUED: usize = 1;
 
@@ -146,12 +146,14 @@ impl RawSemaphore {
             queue.push(Request { needed: n, granted })
         };
         let mut wakeups = Wakeups::new();
-        let token = waiter.wait(&self.queue, deadline, |queue| match queue.remove(&waiter) {
-            Some(request) => {
-                self.hand_out(queue, request.granted, &mut wakeups);
-                true
+        let token = waiter.wait(&self.queue, deadline, Spin::First, |queue| {
+            match queue.remove(&waiter) {
+                Some(request) => {
+                    self.hand_out(queue, request.granted, &mut wakeups);
+                    true
+                }
+                None => false,
             }
-            None => false,
         });
         wakeups.unpark();
         token == Some(NOTIFIED)

@@ -33,6 +33,17 @@ pub(crate) type Token = core::num::NonZeroUsize;
 /// The token of a plain notification.
 pub(crate) const NOTIFIED: Token = Token::MIN;
 
+/// Whether a waiter polls its token for a few microseconds before it parks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spin {
+    /// Poll first ([`facade::spin_before_park`]): a waker on another CPU often
+    /// answers sooner than a park and wake-up would take.
+    First,
+    /// Park at once: the threads that will wake this one cannot all be running,
+    /// so polling would only take CPU time from them.
+    Never,
+}
+
 /// One parked thread, shared between its queue entry and the thread itself.
 pub(crate) struct Waiter {
     token: AtomicUsize,
@@ -56,10 +67,10 @@ impl Waiter {
 
     /// Blocks until woken (returns the token) or until `deadline` passes (returns
     /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
-    fn park_until(&self, deadline: Option<Instant>) -> Option<Token> {
-        // A partner on another core often answers within microseconds: poll for
-        // the token first, since parking and being woken costs more than that.
-        if facade::spin_before_park(|| self.token.load(Ordering::Relaxed) != 0) {
+    fn park_until(&self, deadline: Option<Instant>, spin: Spin) -> Option<Token> {
+        if spin == Spin::First
+            && facade::spin_before_park(|| self.token.load(Ordering::Relaxed) != 0)
+        {
             return self.token();
         }
         loop {
@@ -72,7 +83,7 @@ impl Waiter {
         }
     }
 
-    /// Steps 2 and 4 of the protocol: parks until woken (returns the token) or
+    /// Steps 2 and 4 of the protocol: polls (as `spin` says), then parks until woken (returns the token) or
     /// until `deadline`; then takes `state`'s lock and runs `cancel`, which must
     /// dequeue this waiter and return `true` (the wait timed out: returns `None`),
     /// or return `false` if a waker dequeued it first (returns that waker's token,
@@ -81,9 +92,10 @@ impl Waiter {
         &self,
         state: &Mutex<S>,
         deadline: Option<Instant>,
+        spin: Spin,
         cancel: impl FnOnce(&mut S) -> bool,
     ) -> Option<Token> {
-        if let Some(token) = self.park_until(deadline) {
+        if let Some(token) = self.park_until(deadline, spin) {
             return Some(token);
         }
         let mut state = state.lock();

@@ -141,41 +141,45 @@ impl Lot {
     }
 }
 
-/// How many times a waiter polls before it parks: about 3 µs of `PAUSE`s on
-/// this project's Zen 3 VM (about 30 ns each), longer than a partner thread on
-/// another core takes to answer in a ping-pong, shorter than a futex sleep and
-/// wake-up (6-7 µs there). See docs/benchmarks.md.
-const SPIN_LIMIT: usize = 100;
+/// How long a waiter polls before it parks. Longer than a futex sleep and
+/// wake-up on the machine of docs/benchmarks.md (6-7 µs), so that two threads
+/// handing work back and forth, once one of them had to park, find each other
+/// polling again on the next hand-off instead of settling into parking every
+/// time.
+const SPIN_FOR: core::time::Duration = core::time::Duration::from_micros(10);
 
 /// Threads spinning in [`spin_before_park`] right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 
-/// Polls `ready` for a few microseconds before the caller parks, and returns
+/// Polls `ready` for up to [`SPIN_FOR`] before the caller parks, and returns
 /// whether it became true. Spins only while fewer threads spin than there are
 /// other CPUs: a spinner on an oversubscribed machine only delays the thread
 /// it waits for.
 pub(crate) fn spin_before_park(mut ready: impl FnMut() -> bool) -> bool {
-    if SPINNERS.fetch_add(1, Ordering::Relaxed) >= max_spinners() {
+    if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
         return ready();
     }
-    let mut became_ready = false;
-    for _ in 0..SPIN_LIMIT {
-        if ready() {
-            became_ready = true;
-            break;
+    let give_up = Instant::now() + SPIN_FOR;
+    let became_ready = 'poll: loop {
+        // Read the clock only every 16 polls: a `PAUSE` is 10-150 cycles.
+        for _ in 0..16 {
+            if ready() {
+                break 'poll true;
+            }
+            core::hint::spin_loop();
         }
-        core::hint::spin_loop();
-    }
+        if Instant::now() >= give_up {
+            break ready();
+        }
+    };
     SPINNERS.fetch_sub(1, Ordering::Relaxed);
     became_ready
 }
 
-/// One fewer than the CPUs the first waiting thread may use, but at least one:
-/// a thread pinned to one CPU sees one, yet its partners run on others.
-fn max_spinners() -> usize {
+/// How many threads can run at once: the CPUs the first caller may use, but at
+/// least two (a thread pinned to one CPU sees one, yet its partners run on others).
+pub(crate) fn parallelism() -> usize {
     static CACHED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CACHED.get_or_init(|| {
-        std::thread::available_parallelism().map_or(1, |cpus| cpus.get().max(2) - 1)
-    })
+    *CACHED.get_or_init(|| std::thread::available_parallelism().map_or(2, |cpus| cpus.get().max(2)))
 }
