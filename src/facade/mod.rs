@@ -19,6 +19,7 @@
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
 //! | `Parker` | the thread's park token (`std::thread::park`) | a `loom::sync::Notify` per waiter |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
+//! | `spin_before_park`, `parallelism` | poll up to 10 µs, at most CPUs - 1 pollers | no polling |
 //!
 //! # Time under loom
 //!
