@@ -72,6 +72,45 @@ fn lock_contended_unlock_wakes_a_parked_thread() {
     });
 }
 
+/// A waiter that times out while others are parked or the lock is being handed
+/// over: its clean-up of the `PARKED` bit never frees a lock that is held or
+/// reserved (mutual exclusion) and never strands the other waiter (no lost wake-up).
+#[test]
+fn lock_timed_out_waiter_strands_nobody() {
+    loom::model(|| {
+        let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
+        let timed = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                // After a timeout, queue again: a lock wrongly freed by the
+                // timeout's clean-up would now be taken twice.
+                let mut count = match shared.0.try_lock_for(Duration::from_secs(1)) {
+                    Some(count) => count,
+                    None => shared.0.lock(),
+                };
+                critical_section(&shared.1);
+                *count += 1;
+            })
+        };
+        let patient = {
+            let shared = Arc::clone(&shared);
+            thread::spawn(move || {
+                let mut count = shared.0.lock();
+                critical_section(&shared.1);
+                *count += 1;
+            })
+        };
+        {
+            let mut count = shared.0.lock();
+            critical_section(&shared.1);
+            *count += 1;
+        }
+        timed.join().unwrap();
+        patient.join().unwrap();
+        assert_eq!(*shared.0.lock(), 3);
+    });
+}
+
 #[test]
 fn lock_try_lock_never_succeeds_while_held() {
     loom::model(|| {
