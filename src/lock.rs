@@ -1,7 +1,7 @@
 //! [`Lock`]: mutual exclusion around a value (Python's `threading.Lock`).
 //!
 //! A thin layer over `lock_api::Mutex` and the facade's raw mutex: parking_lot
-//! 0.12's one-byte, eventually fair mutex with a cheaper (swap) unlock, running on
+//! 0.12's one-byte, eventually fair mutex with a cheaper (`fetch_sub`) unlock, running on
 //! `parking_lot_core` natively and on a model parking lot under `--cfg loom`. The
 //! same code runs in both, so the loom models check this file and the raw mutex.
 

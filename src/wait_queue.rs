@@ -69,7 +69,7 @@ impl Waiter {
     /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
     fn park_until(&self, deadline: Option<Instant>, spin: Spin) -> Option<Token> {
         if spin == Spin::First
-            && facade::spin_before_park(|| self.token.load(Ordering::Relaxed) != 0)
+            && facade::spin_before_park(deadline, || self.token.load(Ordering::Relaxed) != 0)
         {
             return self.token();
         }

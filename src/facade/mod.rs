@@ -11,7 +11,7 @@
 //!
 //! | name | native | loom |
 //! |---|---|---|
-//! | `RawMutex`, `raw_mutex()` | [`raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a swap unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
+//! | `RawMutex`, `raw_mutex()` | [`raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a `fetch_sub` unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
 //! | `Lot`, `SpinWait`, `ParkResult`, ... | `parking_lot_core` | a loom queue per mutex, no spinning |
 //! | `RawThreadId` | address of a std thread-local | address of a loom thread-local |
 //! | `Mutex<T>`, `mutex()` (internal state) | `lock_api::Mutex<RawMutex, T>` | `loom::sync::Mutex<T>` |

@@ -137,8 +137,9 @@ impl SpinWait {
 /// `RawMutex` runs the same protocol as natively.
 ///
 /// The parking lot's `be_fair` timer (true about every 0.5 ms) becomes "every
-/// second unpark", so a model with two contended unlocks explores both the
-/// hand-off and the barging unlock.
+/// other unpark that wakes a thread, starting with the first", so a model with
+/// one contended unlock explores the hand-off, and one with two explores the
+/// barging unlock as well.
 #[derive(Debug)]
 pub(crate) struct Lot {
     queue: loom::sync::Mutex<LotQueue>,
@@ -147,7 +148,7 @@ pub(crate) struct Lot {
 #[derive(Debug, Default)]
 struct LotQueue {
     parked: VecDeque<Arc<LotWaiter>>,
-    unparks: usize,
+    wakes: usize,
 }
 
 #[derive(Debug)]
@@ -228,11 +229,11 @@ impl Lot {
     ) {
         let mut queue = self.queue.lock().unwrap();
         let woken = queue.parked.pop_front();
-        queue.unparks += 1;
+        queue.wakes += usize::from(woken.is_some());
         let result = UnparkResult {
             unparked_threads: usize::from(woken.is_some()),
             have_more_threads: woken.is_some() && !queue.parked.is_empty(),
-            be_fair: woken.is_some() && queue.unparks % 2 == 0,
+            be_fair: woken.is_some() && queue.wakes % 2 == 1,
         };
         let token = callback(result);
         if let Some(waiter) = woken {
@@ -245,7 +246,10 @@ impl Lot {
 
 /// No spinning under loom: returns `ready()` at once (the model explores the
 /// interleavings a spin would wait out).
-pub(crate) fn spin_before_park(mut ready: impl FnMut() -> bool) -> bool {
+pub(crate) fn spin_before_park(
+    _deadline: Option<Instant>,
+    mut ready: impl FnMut() -> bool,
+) -> bool {
     ready()
 }
 

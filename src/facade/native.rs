@@ -151,16 +151,17 @@ const SPIN_FOR: core::time::Duration = core::time::Duration::from_micros(10);
 /// Threads spinning in [`spin_before_park`] right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 
-/// Polls `ready` for up to [`SPIN_FOR`] before the caller parks, and returns
-/// whether it became true. Spins only while fewer threads spin than there are
-/// other CPUs: a spinner on an oversubscribed machine only delays the thread
-/// it waits for.
-pub(crate) fn spin_before_park(mut ready: impl FnMut() -> bool) -> bool {
+/// Polls `ready` for up to [`SPIN_FOR`] (never past `deadline`) before the
+/// caller parks, and returns whether it became true. Spins only while fewer
+/// threads spin than there are other CPUs: a spinner on an oversubscribed
+/// machine only delays the thread it waits for.
+pub(crate) fn spin_before_park(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
     if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
         return ready();
     }
     let give_up = Instant::now() + SPIN_FOR;
+    let give_up = deadline.map_or(give_up, |deadline| deadline.min(give_up));
     let became_ready = 'poll: loop {
         // Read the clock only every 16 polls: a `PAUSE` is 10-150 cycles.
         for _ in 0..16 {
