@@ -10,7 +10,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::time::Duration;
-use threadkit::{Condition, Lock, RLock};
+use threadkit::{Condition, Lock, LockGuard, RLock};
 
 /// Enters a critical section: fails the model if another thread is inside.
 fn critical_section(inside: &AtomicUsize) {
@@ -19,32 +19,34 @@ fn critical_section(inside: &AtomicUsize) {
     inside.fetch_sub(1, SeqCst);
 }
 
+/// A counter behind a `Lock`, and a witness of who is inside its critical section.
+type Counted = (Lock<usize>, AtomicUsize);
+
+/// Increments the counter under its lock (from `guard`, or a fresh `lock()`),
+/// failing the model if another thread is inside at the same time.
+fn increment_in(shared: &Counted, guard: Option<LockGuard<'_, usize>>) {
+    let mut count = guard.unwrap_or_else(|| shared.0.lock());
+    critical_section(&shared.1);
+    *count += 1;
+}
+
 #[test]
 fn lock_mutual_exclusion_and_no_lost_update() {
     loom::model(|| {
         let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
         let other = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut count = shared.0.lock();
-                critical_section(&shared.1);
-                *count += 1;
-            })
+            thread::spawn(move || increment_in(&shared, None))
         };
-        {
-            let mut count = shared.0.lock();
-            critical_section(&shared.1);
-            *count += 1;
-        }
+        increment_in(&shared, None);
         other.join().unwrap();
         assert_eq!(*shared.0.lock(), 2);
     });
 }
 
 /// Three threads, so that unlocks find parked threads: checks the slow unlock
-/// (the swap has released the lock and cleared `PARKED`; the unlocker takes the
-/// lock back, or leaves the wake-up to a thread that barged in) and the fair
-/// hand-off. Properties: mutual exclusion, no lost update, no lost wake-up (a
+/// (the lock stays reserved while the unlocker wakes a parked thread, then is
+/// handed over or released as free) and the fair hand-off. Properties: mutual exclusion, no lost update, no lost wake-up (a
 /// parked thread never woken is a loom deadlock report).
 #[test]
 fn lock_contended_unlock_wakes_a_parked_thread() {
@@ -53,18 +55,10 @@ fn lock_contended_unlock_wakes_a_parked_thread() {
         let others: Vec<_> = (0..2)
             .map(|_| {
                 let shared = Arc::clone(&shared);
-                thread::spawn(move || {
-                    let mut count = shared.0.lock();
-                    critical_section(&shared.1);
-                    *count += 1;
-                })
+                thread::spawn(move || increment_in(&shared, None))
             })
             .collect();
-        {
-            let mut count = shared.0.lock();
-            critical_section(&shared.1);
-            *count += 1;
-        }
+        increment_in(&shared, None);
         for other in others {
             other.join().unwrap();
         }
@@ -84,27 +78,15 @@ fn lock_timed_out_waiter_strands_nobody() {
             thread::spawn(move || {
                 // After a timeout, queue again: a lock wrongly freed by the
                 // timeout's clean-up would now be taken twice.
-                let mut count = match shared.0.try_lock_for(Duration::from_secs(1)) {
-                    Some(count) => count,
-                    None => shared.0.lock(),
-                };
-                critical_section(&shared.1);
-                *count += 1;
+                let guard = shared.0.try_lock_for(Duration::from_secs(1));
+                increment_in(&shared, guard);
             })
         };
         let patient = {
             let shared = Arc::clone(&shared);
-            thread::spawn(move || {
-                let mut count = shared.0.lock();
-                critical_section(&shared.1);
-                *count += 1;
-            })
+            thread::spawn(move || increment_in(&shared, None))
         };
-        {
-            let mut count = shared.0.lock();
-            critical_section(&shared.1);
-            *count += 1;
-        }
+        increment_in(&shared, None);
         timed.join().unwrap();
         patient.join().unwrap();
         assert_eq!(*shared.0.lock(), 3);

@@ -107,13 +107,8 @@ unsafe impl lock_api::RawMutex for RawMutex {
     fn try_lock(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
         while is_free(state) {
-            match self.state.compare_exchange_weak(
-                state,
-                taken(state),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
+            match self.take(state) {
+                Ok(()) => return true,
                 Err(now) => state = now,
             }
         }
@@ -160,6 +155,15 @@ impl RawMutex {
             .is_ok()
     }
 
+    /// Takes the lock if it is still in the free `state`; else returns the
+    /// state found.
+    #[inline]
+    fn take(&self, state: u8) -> Result<(), u8> {
+        self.state
+            .compare_exchange_weak(state, taken(state), Ordering::Acquire, Ordering::Relaxed)
+            .map(drop)
+    }
+
     /// The parking lot's key for this lock.
     fn addr(&self) -> usize {
         core::ptr::from_ref(self).addr()
@@ -173,13 +177,8 @@ impl RawMutex {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if is_free(state) {
-                match self.state.compare_exchange_weak(
-                    state,
-                    taken(state),
-                    Ordering::Acquire,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => return true,
+                match self.take(state) {
+                    Ok(()) => return true,
                     Err(now) => state = now,
                 }
                 continue;
