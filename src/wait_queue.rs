@@ -5,7 +5,8 @@
 //!
 //! 1. under the state lock, check the condition; if it does not hold, [`push`]
 //!    a waiter (with whatever per-waiter data `D` the primitive needs);
-//! 2. release the state lock and [`Waiter::wait`]: park until the token comes;
+//! 2. release the state lock and [`Waiter::wait`]: poll for the token briefly
+//!    (unless told [`Spin::Never`]), then park until it comes;
 //! 3. a waker, holding the state lock, pops waiters from the front and stores a
 //!    non-zero *token* in each (the token says why: "notified", "broken", ...),
 //!    then unparks them after releasing the lock ([`Wakeups`]);
@@ -83,8 +84,8 @@ impl Waiter {
         }
     }
 
-    /// Steps 2 and 4 of the protocol: polls (as `spin` says), then parks until woken (returns the token) or
-    /// until `deadline`; then takes `state`'s lock and runs `cancel`, which must
+    /// Steps 2 and 4 of the protocol: polls (as `spin` says) and parks until
+    /// woken (returns the token) or until `deadline`; then takes `state`'s lock and runs `cancel`, which must
     /// dequeue this waiter and return `true` (the wait timed out: returns `None`),
     /// or return `false` if a waker dequeued it first (returns that waker's token,
     /// already stored under the lock).
