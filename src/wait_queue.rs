@@ -1,7 +1,7 @@
 //! The engine every blocking primitive shares: a FIFO queue of parked threads.
 //!
 //! A primitive keeps its own state and a [`WaitQueue`] together behind one
-//! internal [`Mutex`](crate::facade::Mutex). Blocking follows one protocol:
+//! internal [`Mutex`]. Blocking follows one protocol:
 //!
 //! 1. under the state lock, check the condition; if it does not hold, [`push`]
 //!    a waiter (with whatever per-waiter data `D` the primitive needs);

@@ -2,7 +2,7 @@
 //!
 //! Every primitive in threadkit is written against the names exported here. A
 //! normal build maps them to parking_lot and std ([`native`]); a build with
-//! `RUSTFLAGS="--cfg loom"` maps them to loom's model types ([`model`]). Because the
+//! `RUSTFLAGS="--cfg loom"` maps them to loom's model types (`model.rs`). Because the
 //! primitives themselves never change, the loom models in `tests/loom_*.rs` check
 //! the code users run, and a downstream crate built with `--cfg loom` model-checks
 //! its own use of threadkit too.
@@ -11,7 +11,7 @@
 //!
 //! | name | native | loom |
 //! |---|---|---|
-//! | `RawMutex`, `raw_mutex()` | [`raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a `fetch_sub` unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
+//! | `RawMutex`, `raw_mutex()` | [`mod@raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a `fetch_sub` unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
 //! | `Lot`, `SpinWait`, `ParkResult`, ... | `parking_lot_core` | a loom queue per mutex, no spinning |
 //! | `RawThreadId` | address of a std thread-local | address of a loom thread-local |
 //! | `Mutex<T>`, `mutex()` (internal state) | `lock_api::Mutex<RawMutex, T>` | `loom::sync::Mutex<T>` |
