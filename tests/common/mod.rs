@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::any::Any;
+use std::fmt::Debug;
 use std::panic;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -76,5 +77,14 @@ pub fn yield_a_while(mut each: impl FnMut()) {
         if start.elapsed() > Duration::from_millis(20) {
             break;
         }
+    }
+}
+
+/// Asserts that `value`'s `Debug` output contains every one of `parts`.
+#[track_caller]
+pub fn assert_debug_shows(value: &impl Debug, parts: &[&str]) {
+    let repr = format!("{value:?}");
+    for part in parts {
+        assert!(repr.contains(part), "{part:?} missing from {repr}");
     }
 }
