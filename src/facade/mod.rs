@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | `RawMutex`, `raw_mutex()` | [`mod@raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a `fetch_sub` unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
 //! | `Lot`, `SpinWait`, `ParkResult`, ... | `parking_lot_core` | a loom queue per mutex, no spinning |
-//! | `RawThreadId` | address of a std thread-local | address of a loom thread-local |
+//! | `current_thread_id`, `RawThreadId` | a process-unique counter, cached in a std thread-local | the same counter, cached in a loom thread-local |
 //! | `Mutex<T>`, `mutex()` (internal state) | `lock_api::Mutex<RawMutex, T>` | `loom::sync::Mutex<T>` |
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
@@ -64,6 +64,22 @@ pub(crate) enum Parked {
     Woken,
     /// The deadline has passed.
     TimedOut,
+}
+
+/// A fresh thread identity: never 0, never handed out twice in this process.
+/// The counter is a plain std atomic in both worlds: it orders nothing, it only
+/// has to be unique (under loom, across every execution of every model).
+#[cold]
+fn next_thread_id() -> core::num::NonZeroUsize {
+    static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+    let id = NEXT
+        .fetch_update(
+            core::sync::atomic::Ordering::Relaxed,
+            core::sync::atomic::Ordering::Relaxed,
+            |id| id.checked_add(1),
+        )
+        .expect("threadkit: thread identities exhausted (usize::MAX threads used an RLock)");
+    core::num::NonZeroUsize::new(id).expect("the counter starts at 1 and never wraps")
 }
 
 /// Turns a timeout into a deadline; `None` (wait forever) when it overflows, so

@@ -71,18 +71,31 @@ impl<T> Mutex<T> {
     }
 }
 
-/// Thread ids for `lock_api::ReentrantMutex` under loom: the address of a loom
-/// thread-local, which is distinct for every live loom thread (loom threads share
-/// one OS thread, so std's thread-locals would not do).
+/// The current loom thread's identity, unique for the life of the process:
+/// drawn from the same global counter as natively and cached in a *loom*
+/// thread-local (loom threads share one OS thread, so std's thread-locals would
+/// give every loom thread the same id).
+pub(crate) fn current_thread_id() -> NonZeroUsize {
+    loom::thread_local!(static ID: core::cell::Cell<usize> = core::cell::Cell::new(0));
+    ID.with(|id| match NonZeroUsize::new(id.get()) {
+        Some(known) => known,
+        None => {
+            let fresh = super::next_thread_id();
+            id.set(fresh.get());
+            fresh
+        }
+    })
+}
+
+/// Thread ids for `lock_api::ReentrantMutex` under loom: [`current_thread_id`].
 pub(crate) struct RawThreadId;
 
-// SAFETY: two live loom threads never share a thread-local slot, so never an address.
+// SAFETY: two loom threads never get the same id (ids are never reused).
 unsafe impl lock_api::GetThreadId for RawThreadId {
     const INIT: Self = RawThreadId;
 
     fn nonzero_thread_id(&self) -> NonZeroUsize {
-        loom::thread_local!(static KEY: u8 = 0);
-        KEY.with(|key| NonZeroUsize::new(core::ptr::from_ref(key).addr()).expect("non-null"))
+        current_thread_id()
     }
 }
 

@@ -20,18 +20,34 @@ pub(crate) const fn mutex<T>(value: T) -> Mutex<T> {
     lock_api::Mutex::from_raw(raw_mutex(), value)
 }
 
-/// Thread ids for `lock_api::ReentrantMutex`: the address of a thread-local,
-/// distinct for every live thread (parking_lot's `RawThreadId` does the same).
+/// The current thread's identity: a number unique for the life of the process,
+/// drawn from a global counter the first time a thread asks and cached in a
+/// thread-local. Not the address of a thread-local (parking_lot's `RawThreadId`),
+/// which a new thread inherits from a dead one; `RLock` ownership must not be.
+#[inline]
+pub(crate) fn current_thread_id() -> NonZeroUsize {
+    std::thread_local!(static ID: core::cell::Cell<usize> = const { core::cell::Cell::new(0) });
+    // No destructor, so the slot is usable even while the thread exits.
+    ID.with(|id| match NonZeroUsize::new(id.get()) {
+        Some(known) => known,
+        None => {
+            let fresh = super::next_thread_id();
+            id.set(fresh.get());
+            fresh
+        }
+    })
+}
+
+/// Thread ids for `lock_api::ReentrantMutex`: [`current_thread_id`].
 pub(crate) struct RawThreadId;
 
-// SAFETY: two live threads never share a thread-local, so never its address.
+// SAFETY: two threads never get the same id, live or dead (ids are never reused).
 unsafe impl lock_api::GetThreadId for RawThreadId {
     const INIT: Self = RawThreadId;
 
     #[inline]
     fn nonzero_thread_id(&self) -> NonZeroUsize {
-        std::thread_local!(static KEY: u8 = const { 0 });
-        KEY.with(|key| NonZeroUsize::new(core::ptr::from_ref(key).addr()).expect("non-null"))
+        current_thread_id()
     }
 }
 
