@@ -142,6 +142,10 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
 
     #[inline]
     fn try_lock_for(&self, timeout: Duration) -> bool {
+        // A zero timeout is `try_lock`: no clock read, no spinning, no parking.
+        if timeout.is_zero() {
+            return lock_api::RawMutex::try_lock(self);
+        }
         self.try_lock_fast() || self.lock_slow(super::deadline_after(timeout))
     }
 }
@@ -184,6 +188,12 @@ impl RawMutex {
                 continue;
             }
             // Held (`LOCKED`, perhaps with `PARKED`) or reserved (`PARKED`).
+            // A deadline already past (`try_lock_until` a past instant) tried once.
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            #[cfg(test)]
+            tests::WAITED.with(|waited| waited.set(waited.get() + 1));
             if state & PARKED == 0 && spin.spin() {
                 state = self.state.load(Ordering::Relaxed);
                 continue;
@@ -265,5 +275,41 @@ impl RawMutex {
         // SAFETY: the key is this lock's address; the callback neither panics
         // nor calls into the lot.
         unsafe { self.lot.unpark_one(self.addr(), callback) };
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use lock_api::{RawMutex as _, RawMutexTimed as _};
+
+    std::thread_local! {
+        /// How often this thread spun or parked in `lock_slow`.
+        pub(super) static WAITED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    }
+
+    fn waited() -> usize {
+        WAITED.with(core::cell::Cell::get)
+    }
+
+    /// Issue 7, bug 3: a zero timeout or a past deadline tries once; it never
+    /// spins, yields or parks (it used to cost a park: ~4 µs, not ~1 ns).
+    #[test]
+    fn a_zero_timeout_or_a_past_deadline_tries_once_without_waiting() {
+        let mutex = raw_mutex();
+        mutex.lock();
+        assert!(!mutex.try_lock_for(Duration::ZERO));
+        assert!(!mutex.try_lock_until(Instant::now()));
+        assert_eq!(waited(), 0, "a try-once acquisition spun or parked");
+        assert_eq!(
+            mutex.state.load(Ordering::Relaxed),
+            LOCKED,
+            "PARKED was set"
+        );
+        // SAFETY: locked above, on this thread.
+        unsafe { mutex.unlock() };
+        assert!(mutex.try_lock_for(Duration::ZERO), "a free lock is taken");
+        // SAFETY: just locked.
+        unsafe { mutex.unlock() };
     }
 }
