@@ -14,14 +14,18 @@
 //! as `late` and retry once the generation has tripped or broken; one whose
 //! timeout expires meanwhile breaks the barrier only after that round is
 //! released (its parties had all arrived), as in Python and Java, where a late
-//! arrival cannot even enter before the round is out.
+//! arrival cannot even enter before the round is out. Likewise nothing ends a
+//! round while its action runs: a waiter of that round whose deadline passes
+//! meanwhile stays queued and is released with it, and an `abort` (or `reset`)
+//! takes effect once the round is released (in Python they wait for the lock
+//! that the action holds).
 
 use core::fmt;
 use core::time::Duration;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::facade::{self, Instant, Mutex};
-use crate::wait_queue::{Spin, Token, WaitQueue, Wakeups};
+use crate::wait_queue::{Cancel, Spin, Token, WaitQueue, Wakeups};
 
 /// The generation tripped: every party arrived.
 const PASSED: Token = Token::MIN;
@@ -90,7 +94,8 @@ struct State {
     broken: bool,
     /// The last arrival is running the action with the lock released.
     tripping: bool,
-    /// A late arrival timed out while the action ran: break once the round is out.
+    /// A late arrival timed out, or `abort` was called, while the action ran:
+    /// break once the round is out.
     break_after_trip: bool,
     action: Option<Action>,
     /// Parked arrivals of the current generation, in arrival order.
@@ -261,6 +266,10 @@ impl Barrier {
     /// the barrier for everyone, as in Python: this thread gets
     /// `Err(BarrierWaitError::Timeout)`, the others `Err(Broken)`.
     ///
+    /// The deadline counts until the round's last party arrives: once it has,
+    /// the round is complete and this wait returns `Ok` with it, even if the
+    /// deadline passes while the action runs (as in Python and Java).
+    ///
     /// ```
     /// use std::time::Duration;
     /// use threadkit::{Barrier, BarrierWaitError};
@@ -287,6 +296,10 @@ impl Barrier {
     /// Breaks the barrier: every waiting thread and every later `wait` gets
     /// `Err(Broken)` until [`reset`](Barrier::reset) (Python's `abort()`).
     ///
+    /// Called while a round's action runs, it takes effect once that round is
+    /// released: the round's parties all arrived, so they get `Ok` (as in
+    /// Python, where `abort` waits for the lock the action holds).
+    ///
     /// ```
     /// let barrier = threadkit::Barrier::new(2);
     /// barrier.abort();
@@ -295,6 +308,11 @@ impl Barrier {
     pub fn abort(&self) {
         let mut wakeups = Wakeups::new();
         let mut state = self.state.lock();
+        if state.tripping {
+            // The round is complete: it is released first, then the barrier breaks.
+            state.break_after_trip = true;
+            return;
+        }
         Self::break_locked(&mut state, &mut wakeups);
         drop(state);
         wakeups.unpark();
@@ -302,6 +320,10 @@ impl Barrier {
 
     /// Returns the barrier to its initial, unbroken state. Threads waiting in the
     /// current round get `Err(Broken)` (Python's `reset()`).
+    ///
+    /// Called while a round's action runs, it waits for nothing and breaks
+    /// nothing: that round is released as usual, and a break requested meanwhile
+    /// (an `abort`, a late arrival's timeout) is cancelled.
     ///
     /// ```
     /// let barrier = threadkit::Barrier::new(1);
@@ -313,7 +335,13 @@ impl Barrier {
     pub fn reset(&self) {
         let mut wakeups = Wakeups::new();
         let mut state = self.state.lock();
-        if state.arrived > 0 || state.tripping {
+        if state.tripping {
+            // The round is complete and is released as usual; whatever broke
+            // the barrier meanwhile (an `abort`, a late arrival's timeout) is undone.
+            state.break_after_trip = false;
+            return;
+        }
+        if state.arrived > 0 {
             Self::break_locked(&mut state, &mut wakeups);
         }
         state.broken = false;
@@ -375,7 +403,7 @@ impl Barrier {
                 // the timeout breaks the barrier after that round, not during it.
                 debug_assert!(!removed || state.tripping);
                 state.break_after_trip |= removed;
-                removed
+                Cancel::removed(removed)
             });
             if token.is_none() {
                 return Err(BarrierWaitError::Timeout);
@@ -394,11 +422,16 @@ impl Barrier {
         drop(state);
         let mut wakeups = Wakeups::new();
         let token = waiter.wait(&self.state, deadline, self.spin(), |state| {
+            if state.tripping {
+                // Our round's last party arrived and runs the action: the round
+                // is complete, so we are released with it, deadline or not.
+                return Cancel::Committed;
+            }
             let removed = state.queue.remove(&waiter).is_some();
             if removed {
                 Self::break_locked(state, &mut wakeups);
             }
-            removed
+            Cancel::removed(removed)
         });
         wakeups.unpark();
         match token {
@@ -425,10 +458,9 @@ impl Barrier {
             state.tripping = false;
         }
         let mut wakeups = Wakeups::new();
-        let outcome = if state.generation != generation {
-            // Broken (abort or reset) while the action ran: the waiters already know.
-            Err(BarrierWaitError::Broken)
-        } else if panic.is_some() {
+        // Nothing ends a round while its action runs: breaks wait for the release.
+        debug_assert_eq!(state.generation, generation);
+        let outcome = if panic.is_some() {
             Self::break_locked(&mut state, &mut wakeups);
             Err(BarrierWaitError::Broken)
         } else {

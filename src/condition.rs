@@ -12,7 +12,7 @@ use core::time::Duration;
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
 use crate::lock::LockGuard;
-use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
+use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
 /// A condition variable: threads wait on it while holding a [`LockGuard`], and
 /// other threads wake them with [`notify_one`](Condition::notify_one),
@@ -333,6 +333,13 @@ impl Condition {
         self.notify(usize::MAX)
     }
 
+    /// Not part of the API (hidden, may change): how many threads wait right
+    /// now, so tests can order a notify after a waiter is known to be queued.
+    #[doc(hidden)]
+    pub fn queued_waiters(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
     fn wait_while_until_opt<T: ?Sized, F>(
         &self,
         guard: &mut LockGuard<'_, T>,
@@ -377,7 +384,7 @@ impl Condition {
             let token = waiter.wait(&self.state, deadline, Spin::First, |state| {
                 let removed = state.queue.remove(&waiter).is_some();
                 self.waiting.store(state.queue.len(), Ordering::Relaxed);
-                removed
+                Cancel::removed(removed)
             });
             // `None` only if we left the queue ourselves: a notify that chose us
             // first is never reported as a timeout.

@@ -14,7 +14,7 @@ use core::fmt;
 use core::time::Duration;
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
-use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
+use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const SET: usize = 1;
 const QUEUED: usize = 2;
@@ -188,11 +188,11 @@ impl Event {
         self.wait_until_opt(Some(deadline))
     }
 
-    /// Under loom only: how many threads are queued, so a model can order a
-    /// `set` after a waiter is known to be blocked.
-    #[cfg(loom)]
+    /// Not part of the API (hidden, may change): how many threads are queued
+    /// right now, so tests and loom models can order a `set` after a waiter is
+    /// known to be blocked, without guessing from the kernel's thread state.
     #[doc(hidden)]
-    pub fn loom_queued(&self) -> usize {
+    pub fn queued_waiters(&self) -> usize {
         self.queue.lock().len()
     }
 
@@ -219,7 +219,7 @@ impl Event {
             if removed {
                 self.unmark_if_empty(queue);
             }
-            removed
+            Cancel::removed(removed)
         });
         // Timed out while still queued: no `set` reached us, so the flag was down.
         token.is_some()

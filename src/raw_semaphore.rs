@@ -26,7 +26,7 @@
 //! `batch_semaphore` policy. A request that times out passes on what it collected.
 
 use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
-use crate::wait_queue::{NOTIFIED, Spin, WaitQueue, Wakeups};
+use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const QUEUED: usize = 1;
 
@@ -82,6 +82,11 @@ impl RawSemaphore {
     pub(crate) fn available(&self) -> usize {
         let state = self.state.load(Ordering::Acquire);
         if state & QUEUED != 0 { 0 } else { state >> 1 }
+    }
+
+    /// How many requests wait right now.
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.lock().len()
     }
 
     /// Takes `n` permits if they are free and nobody is queued, without blocking.
@@ -150,9 +155,9 @@ impl RawSemaphore {
             match queue.remove(&waiter) {
                 Some(request) => {
                     self.hand_out(queue, request.granted, &mut wakeups);
-                    true
+                    Cancel::TimedOut
                 }
-                None => false,
+                None => Cancel::Woken,
             }
         });
         wakeups.unpark();

@@ -289,6 +289,13 @@ macro_rules! acquire_methods {
             self.raw.available()
         }
 
+        /// Not part of the API (hidden, may change): how many acquires wait
+        /// right now, so tests can order a release after a waiter is queued.
+        #[doc(hidden)]
+        pub fn queued_waiters(&self) -> usize {
+            self.raw.queued()
+        }
+
         #[inline]
         fn acquire_inner(
             &self,

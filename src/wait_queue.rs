@@ -15,7 +15,9 @@
 //!    own bookkeeping: a semaphore passes on permits it was granted, a barrier breaks).
 //!    If it is no longer queued, a waker chose it first and its token is already
 //!    stored (tokens are written under the lock), so it reports the wake-up, never
-//!    a timeout: a wake-up is never lost and never counted twice.
+//!    a timeout: a wake-up is never lost and never counted twice. A primitive may
+//!    also keep it queued when its wake-up is already certain ([`Cancel::Committed`]:
+//!    a barrier round that tripped releases its waiters even past their deadlines).
 //!
 //! Because a waiter only returns on its own token (or its own timeout), there are
 //! no spurious wake-ups, and popping from the front makes every wake-up go to
@@ -85,27 +87,56 @@ impl Waiter {
     }
 
     /// Steps 2 and 4 of the protocol: polls (as `spin` says) and parks until
-    /// woken (returns the token) or until `deadline`; then takes `state`'s lock and runs `cancel`, which must
-    /// dequeue this waiter and return `true` (the wait timed out: returns `None`),
-    /// or return `false` if a waker dequeued it first (returns that waker's token,
-    /// already stored under the lock).
+    /// woken (returns the token) or until `deadline`; then takes `state`'s lock
+    /// and runs `cancel`, which says what became of this waiter (see [`Cancel`]).
     pub(crate) fn wait<S>(
         &self,
         state: &Mutex<S>,
         deadline: Option<Instant>,
         spin: Spin,
-        cancel: impl FnOnce(&mut S) -> bool,
+        cancel: impl FnOnce(&mut S) -> Cancel,
     ) -> Option<Token> {
         if let Some(token) = self.park_until(deadline, spin) {
             return Some(token);
         }
         let mut state = state.lock();
-        if cancel(&mut state) {
-            return None;
+        match cancel(&mut state) {
+            Cancel::TimedOut => None,
+            Cancel::Woken => {
+                let token = self.token();
+                debug_assert!(token.is_some(), "a dequeued waiter has its token");
+                token
+            }
+            Cancel::Committed => {
+                drop(state);
+                self.park_until(None, Spin::Never)
+            }
         }
-        let token = self.token();
-        debug_assert!(token.is_some(), "a dequeued waiter has its token");
-        token
+    }
+}
+
+/// What a waiter whose deadline passed finds when it takes the state lock
+/// (the `cancel` step of [`Waiter::wait`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cancel {
+    /// It was still queued and has dequeued itself: the wait timed out.
+    TimedOut,
+    /// A waker dequeued it first: its token is already stored.
+    Woken,
+    /// It stays queued because a wake-up is already certain (a barrier round
+    /// whose last party arrived): it waits for that token without a deadline.
+    Committed,
+}
+
+impl Cancel {
+    /// [`TimedOut`](Cancel::TimedOut) if the waiter removed itself, else
+    /// [`Woken`](Cancel::Woken).
+    pub(crate) fn removed(removed: bool) -> Cancel {
+        if removed {
+            Cancel::TimedOut
+        } else {
+            Cancel::Woken
+        }
     }
 }
 

@@ -34,7 +34,7 @@ fn event_set_then_clear_still_wakes_a_queued_waiter() {
             let event = Arc::clone(&event);
             thread::spawn(move || event.wait())
         };
-        while event.loom_queued() == 0 {
+        while event.queued_waiters() == 0 {
             thread::yield_now();
         }
         event.set();
