@@ -6,7 +6,7 @@ use core::fmt;
 
 use crate::facade::const_fn;
 use crate::raw_semaphore::{Excess, MAX_PERMITS, RawSemaphore};
-use crate::semaphore::acquire_methods;
+use crate::semaphore::{Owner, acquire_methods};
 
 /// A counting semaphore that refuses to be released above its initial count
 /// (Python's `threading.BoundedSemaphore`): releasing too often is usually a
@@ -75,6 +75,7 @@ impl BoundedSemaphore {
         /// let sem = threadkit::BoundedSemaphore::new(3);
         /// assert_eq!(sem.max_permits(), 3);
         /// ```
+        #[track_caller]
         pub const fn new(permits: usize) -> BoundedSemaphore {
             assert!(permits <= MAX_PERMITS, "BoundedSemaphore::new: more than usize::MAX / 2 permits");
             BoundedSemaphore {
@@ -83,7 +84,7 @@ impl BoundedSemaphore {
         }
     }
 
-    acquire_methods!(BoundedSemaphore);
+    acquire_methods!(BoundedSemaphore, Owner::Bounded);
 
     /// Gives back `n` permits, waking waiters in FIFO order, unless that would
     /// raise the count above the initial value: then it returns
@@ -91,6 +92,13 @@ impl BoundedSemaphore {
     ///
     /// Everything before a successful call happens-before the return of the
     /// acquires that receive these permits.
+    ///
+    /// # Errors
+    ///
+    /// [`TooManyReleases`] if the count (free permits plus permits already
+    /// collected by a waiting `acquire_many`) plus `n` would exceed the initial
+    /// value: a release without a matching acquire, usually a bug (Python's
+    /// `ValueError`). Nothing changes.
     ///
     /// ```
     /// let sem = threadkit::BoundedSemaphore::new(2);
@@ -119,14 +127,9 @@ impl BoundedSemaphore {
         self.raw.bound()
     }
 
-    #[track_caller]
-    fn check_request(&self, n: usize) {
-        assert!(
-            n <= self.raw.bound(),
-            "BoundedSemaphore::acquire_many: {n} permits can never be granted by a \
-             semaphore bounded at {}",
-            self.raw.bound()
-        );
+    /// The engine, for [`OwnedSemaphorePermit`](crate::OwnedSemaphorePermit).
+    pub(crate) fn raw(&self) -> &RawSemaphore {
+        &self.raw
     }
 }
 

@@ -144,8 +144,9 @@ impl Condition {
     ///     state.1.wait(&mut ready);
     /// }
     /// ```
+    #[track_caller]
     pub fn wait<T: ?Sized>(&self, guard: &mut LockGuard<'_, T>) {
-        let result = self.wait_until_opt(guard, None);
+        let result = self.wait_until_opt(guard, None, "wait");
         debug_assert!(!result.timed_out(), "an untimed wait cannot time out");
     }
 
@@ -162,12 +163,13 @@ impl Condition {
     /// assert!(result.timed_out()); // nobody notified
     /// *guard += 1; // the lock is held again
     /// ```
+    #[track_caller]
     pub fn wait_for<T: ?Sized>(
         &self,
         guard: &mut LockGuard<'_, T>,
         timeout: Duration,
     ) -> WaitTimeoutResult {
-        self.wait_until_opt(guard, facade::deadline_after(timeout))
+        self.wait_until_opt(guard, facade::deadline_after(timeout), "wait_for")
     }
 
     /// As [`wait`](Condition::wait), but gives up at `deadline`.
@@ -181,16 +183,28 @@ impl Condition {
     /// assert!(cond.wait_until(&mut guard, deadline).timed_out());
     /// assert!(Instant::now() >= deadline);
     /// ```
+    #[track_caller]
     pub fn wait_until<T: ?Sized>(
         &self,
         guard: &mut LockGuard<'_, T>,
         deadline: Instant,
     ) -> WaitTimeoutResult {
-        self.wait_until_opt(guard, Some(deadline))
+        self.wait_until_opt(guard, Some(deadline), "wait_until")
     }
 
     /// Waits while `condition` returns `true` for the protected value: checks it
-    /// first, then after every wake-up, with the lock held.
+    /// first, then after every wake-up, with the lock held. Python's
+    /// `wait_for(predicate)` with the predicate negated.
+    ///
+    /// Everything the notifier did before the notify that ended the wait
+    /// happens-before this returns (the predicate sees it).
+    ///
+    /// # Panics
+    ///
+    /// If other threads wait on this `Condition` with a different `Lock` (see
+    /// [`wait`](Condition::wait)). If `condition` panics, the panic propagates
+    /// with the lock held (the guard unlocks as it unwinds) and this thread is
+    /// no longer queued: the `Condition` stays consistent.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -208,11 +222,13 @@ impl Condition {
     /// shared.1.wait_while(&mut count, |count| *count < 3);
     /// assert_eq!(*count, 3);
     /// ```
+    #[track_caller]
+    #[doc(alias = "wait_for")]
     pub fn wait_while<T: ?Sized, F>(&self, guard: &mut LockGuard<'_, T>, condition: F)
     where
         F: FnMut(&mut T) -> bool,
     {
-        let result = self.wait_while_until_opt(guard, condition, None);
+        let result = self.wait_while_until_opt(guard, condition, None, "wait_while");
         debug_assert!(!result.timed_out(), "an untimed wait cannot time out");
     }
 
@@ -229,6 +245,7 @@ impl Condition {
     /// // Stays true: times out.
     /// assert!(cond.wait_while_for(&mut guard, |n| *n < 10, Duration::from_millis(5)).timed_out());
     /// ```
+    #[track_caller]
     pub fn wait_while_for<T: ?Sized, F>(
         &self,
         guard: &mut LockGuard<'_, T>,
@@ -238,7 +255,12 @@ impl Condition {
     where
         F: FnMut(&mut T) -> bool,
     {
-        self.wait_while_until_opt(guard, condition, facade::deadline_after(timeout))
+        self.wait_while_until_opt(
+            guard,
+            condition,
+            facade::deadline_after(timeout),
+            "wait_while_for",
+        )
     }
 
     /// As [`wait_while`](Condition::wait_while), until `deadline` at the latest.
@@ -251,6 +273,7 @@ impl Condition {
     /// let deadline = Instant::now() + Duration::from_millis(5);
     /// assert!(cond.wait_while_until(&mut guard, |done| !*done, deadline).timed_out());
     /// ```
+    #[track_caller]
     pub fn wait_while_until<T: ?Sized, F>(
         &self,
         guard: &mut LockGuard<'_, T>,
@@ -260,7 +283,7 @@ impl Condition {
     where
         F: FnMut(&mut T) -> bool,
     {
-        self.wait_while_until_opt(guard, condition, Some(deadline))
+        self.wait_while_until_opt(guard, condition, Some(deadline), "wait_while_until")
     }
 
     /// Wakes the longest-waiting thread, if any; returns whether one was woken.
@@ -329,6 +352,7 @@ impl Condition {
     /// let cond = threadkit::Condition::new();
     /// assert_eq!(cond.notify_all(), 0);
     /// ```
+    #[doc(alias = "notifyAll")]
     pub fn notify_all(&self) -> usize {
         self.notify(usize::MAX)
     }
@@ -340,17 +364,19 @@ impl Condition {
         self.state.lock().queue.len()
     }
 
+    #[track_caller]
     fn wait_while_until_opt<T: ?Sized, F>(
         &self,
         guard: &mut LockGuard<'_, T>,
         mut condition: F,
         deadline: Option<Instant>,
+        method: &str,
     ) -> WaitTimeoutResult
     where
         F: FnMut(&mut T) -> bool,
     {
         while condition(&mut **guard) {
-            if self.wait_until_opt(guard, deadline).timed_out() {
+            if self.wait_until_opt(guard, deadline, method).timed_out() {
                 // As std: a timeout counts only if the predicate still holds.
                 return WaitTimeoutResult(condition(&mut **guard));
             }
@@ -358,10 +384,12 @@ impl Condition {
         WaitTimeoutResult(false)
     }
 
+    #[track_caller]
     fn wait_until_opt<T: ?Sized>(
         &self,
         guard: &mut LockGuard<'_, T>,
         deadline: Option<Instant>,
+        method: &str,
     ) -> WaitTimeoutResult {
         let lock = LockGuard::lock_addr(guard);
         let waiter = {
@@ -371,9 +399,9 @@ impl Condition {
             } else if state.lock != lock {
                 drop(state);
                 panic!(
-                    "threadkit::Condition: wait called with a guard of a different Lock \
-                     than the threads already waiting on this Condition; all waiters of a \
-                     Condition must use the same Lock"
+                    "Condition::{method}: called with a guard of a different Lock than the \
+                     threads already waiting on this Condition; all waiters of a Condition \
+                     must use the same Lock"
                 );
             }
             let waiter = state.queue.push(());

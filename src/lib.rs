@@ -66,9 +66,9 @@ pub use barrier::{Barrier, BarrierWaitError, BarrierWaitResult, BrokenBarrier};
 pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};
 pub use event::Event;
-pub use lock::{Lock, LockGuard};
+pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
 pub use rlock::{RLock, RLockGuard};
-pub use semaphore::{Semaphore, SemaphorePermit};
+pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -10,7 +10,7 @@ use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
-use crate::facade::{self, Instant, RawMutex, const_fn};
+use crate::facade::{self, Instant, RawMutex, StdArc, const_fn};
 
 /// A mutual-exclusion lock protecting a value of type `T` (Python's
 /// `threading.Lock`, with the data inside as in Rust's `Mutex`).
@@ -38,6 +38,19 @@ use crate::facade::{self, Instant, RawMutex, const_fn};
 ///   `acquire(timeout=...)`; a zero timeout tries once, `Duration::MAX` waits forever.
 /// - Unlike Python's `Lock`, only the thread holding the guard can release it.
 ///   For "release from another thread" hand-offs use a `Semaphore` or an `Event`.
+///
+/// # Unwind safety
+///
+/// `Lock<T>` is `UnwindSafe` when `T` is, but not `RefUnwindSafe` (as
+/// parking_lot's `Mutex`; std's is, because it poisons): without poisoning, a
+/// panic in a critical section can leave the value half-updated for the next
+/// holder to see. Wrap a `&Lock` in [`AssertUnwindSafe`](std::panic::AssertUnwindSafe)
+/// once you have checked that your critical sections keep the value consistent.
+///
+/// ```compile_fail
+/// fn needs_ref_unwind_safe<T: std::panic::RefUnwindSafe>(_: &T) {}
+/// needs_ref_unwind_safe(&threadkit::Lock::new(0));
+/// ```
 ///
 /// # Examples
 ///
@@ -71,6 +84,7 @@ pub struct Lock<T: ?Sized> {
 /// Not `Send`: a lock is released by the thread that took it.
 #[must_use = "if unused the Lock will immediately unlock"]
 #[clippy::has_significant_drop]
+#[doc(alias = "release")]
 pub struct LockGuard<'a, T: ?Sized> {
     inner: lock_api::MutexGuard<'a, RawMutex, T>,
     // `!Send` whatever parking_lot features other crates enable (`send_guard`
@@ -122,6 +136,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(*lock.lock(), 2);
     /// ```
     #[inline]
+    #[doc(alias = "acquire")]
     pub fn lock(&self) -> LockGuard<'_, T> {
         LockGuard::new(self.inner.lock())
     }
@@ -138,6 +153,8 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock().is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
+    #[doc(alias = "acquire")]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
         self.inner.try_lock().map(LockGuard::new)
     }
@@ -157,6 +174,8 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock_for(Duration::from_millis(1)).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
+    #[doc(alias = "acquire")]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
         self.inner.try_lock_for(timeout).map(LockGuard::new)
     }
@@ -173,6 +192,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.try_lock_until(deadline).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
         self.inner.try_lock_until(deadline).map(LockGuard::new)
     }
@@ -187,6 +207,7 @@ impl<T: ?Sized> Lock<T> {
     /// assert!(lock.is_locked());
     /// ```
     #[inline]
+    #[doc(alias = "locked")]
     pub fn is_locked(&self) -> bool {
         self.inner.is_locked()
     }
@@ -202,6 +223,77 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     pub fn get_mut(&mut self) -> &mut T {
         self.inner.get_mut()
+    }
+
+    /// Acquires the lock through an `Arc`, blocking until it is free; the guard
+    /// owns a clone of the `Arc`, so it can be stored in a struct (parking_lot's
+    /// `lock_arc`). Like [`LockGuard`] it stays on the thread that took it.
+    ///
+    /// Everything done by the previous holder happens-before this returns.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use threadkit::{ArcLockGuard, Lock};
+    ///
+    /// struct Session {
+    ///     log: ArcLockGuard<Vec<String>>, // holds the lock for the session's life
+    /// }
+    ///
+    /// let log = Arc::new(Lock::new(Vec::new()));
+    /// let mut session = Session { log: log.lock_arc() };
+    /// session.log.push("login".to_owned());
+    /// assert!(log.is_locked());
+    /// drop(session);
+    /// assert_eq!(log.lock().len(), 1);
+    /// ```
+    #[inline]
+    pub fn lock_arc(self: &StdArc<Self>) -> ArcLockGuard<T> {
+        ArcLockGuard::adopt(self, self.inner.lock())
+    }
+
+    /// [`try_lock`](Lock::try_lock) through an `Arc`: an owned guard if the lock
+    /// is free right now.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(threadkit::Lock::new(()));
+    /// let held = lock.try_lock_arc().unwrap();
+    /// assert!(lock.try_lock_arc().is_none());
+    /// # drop(held);
+    /// ```
+    #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
+    pub fn try_lock_arc(self: &StdArc<Self>) -> Option<ArcLockGuard<T>> {
+        Some(ArcLockGuard::adopt(self, self.inner.try_lock()?))
+    }
+
+    /// [`try_lock_for`](Lock::try_lock_for) through an `Arc`.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::Duration};
+    /// let lock = Arc::new(threadkit::Lock::new(()));
+    /// assert!(lock.try_lock_arc_for(Duration::from_millis(5)).is_some());
+    /// ```
+    #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
+    pub fn try_lock_arc_for(self: &StdArc<Self>, timeout: Duration) -> Option<ArcLockGuard<T>> {
+        Some(ArcLockGuard::adopt(self, self.inner.try_lock_for(timeout)?))
+    }
+
+    /// [`try_lock_until`](Lock::try_lock_until) through an `Arc`.
+    ///
+    /// ```
+    /// use std::{sync::Arc, time::{Duration, Instant}};
+    /// let lock = Arc::new(threadkit::Lock::new(()));
+    /// assert!(lock.try_lock_arc_until(Instant::now() + Duration::from_millis(5)).is_some());
+    /// ```
+    #[inline]
+    #[must_use = "if unused the Lock will immediately unlock"]
+    pub fn try_lock_arc_until(self: &StdArc<Self>, deadline: Instant) -> Option<ArcLockGuard<T>> {
+        Some(ArcLockGuard::adopt(
+            self,
+            self.inner.try_lock_until(deadline)?,
+        ))
     }
 }
 
@@ -235,6 +327,55 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     #[inline]
     pub fn unlocked<F: FnOnce() -> U, U>(guard: &mut Self, f: F) -> U {
         lock_api::MutexGuard::unlocked(&mut guard.inner, f)
+    }
+
+    /// Narrows the guard to a part of the value (as `MutexGuard::map`); the
+    /// lock stays held until the returned guard is dropped.
+    ///
+    /// An associated function (`LockGuard::map(guard, ...)`), so it does not
+    /// shadow a `map` method of `T`.
+    ///
+    /// ```
+    /// use threadkit::{Lock, LockGuard};
+    /// let point = Lock::new((1, 2));
+    /// let mut y = LockGuard::map(point.lock(), |p| &mut p.1);
+    /// *y += 10;
+    /// drop(y);
+    /// assert_eq!(*point.lock(), (1, 12));
+    /// ```
+    #[inline]
+    pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedLockGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        MappedLockGuard {
+            inner: lock_api::MutexGuard::map(guard.inner, f),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// As [`map`](LockGuard::map) for a part that may be missing: `Err` gives
+    /// the original guard back (the lock stays held either way).
+    ///
+    /// ```
+    /// use threadkit::{Lock, LockGuard};
+    /// let slots = Lock::new(vec![1, 2]);
+    /// assert!(LockGuard::try_map(slots.lock(), |v| v.get_mut(5)).is_err());
+    /// let first = LockGuard::try_map(slots.lock(), |v| v.first_mut()).unwrap();
+    /// assert_eq!(*first, 1);
+    /// ```
+    #[inline]
+    pub fn try_map<U: ?Sized, F>(guard: Self, f: F) -> Result<MappedLockGuard<'a, U>, Self>
+    where
+        F: FnOnce(&mut T) -> Option<&mut U>,
+    {
+        match lock_api::MutexGuard::try_map(guard.inner, f) {
+            Ok(inner) => Ok(MappedLockGuard {
+                inner,
+                _not_send: PhantomData,
+            }),
+            Err(inner) => Err(LockGuard::new(inner)),
+        }
     }
 }
 
@@ -283,6 +424,143 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for LockGuard<'_, T> {
 }
 
 impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// A [`LockGuard`] narrowed to a part of the value by [`LockGuard::map`]: derefs
+/// to that part, unlocks the whole [`Lock`] when dropped. Not `Send`.
+#[must_use = "if unused the Lock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct MappedLockGuard<'a, T: ?Sized> {
+    inner: lock_api::MappedMutexGuard<'a, RawMutex, T>,
+    _not_send: PhantomData<lock_api::GuardNoSend>,
+}
+
+impl<'a, T: ?Sized> MappedLockGuard<'a, T> {
+    /// Narrows the guard further (see [`LockGuard::map`]).
+    ///
+    /// ```
+    /// use threadkit::{Lock, LockGuard, MappedLockGuard};
+    /// let nested = Lock::new(((0, 1), 2));
+    /// let inner = LockGuard::map(nested.lock(), |n| &mut n.0);
+    /// assert_eq!(*MappedLockGuard::map(inner, |i| &mut i.1), 1);
+    /// ```
+    #[inline]
+    pub fn map<U: ?Sized, F>(guard: Self, f: F) -> MappedLockGuard<'a, U>
+    where
+        F: FnOnce(&mut T) -> &mut U,
+    {
+        MappedLockGuard {
+            inner: lock_api::MappedMutexGuard::map(guard.inner, f),
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for MappedLockGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: ?Sized> DerefMut for MappedLockGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedLockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MappedLockGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+/// The guard of a [`Lock`] held through an `Arc` ([`Lock::lock_arc`]): owns a
+/// clone of the `Arc`, so it has no lifetime and can be stored in a struct.
+/// Derefs to the data; unlocks when dropped. Not `Send`: the thread that took
+/// the lock releases it.
+#[must_use = "if unused the Lock will immediately unlock"]
+#[clippy::has_significant_drop]
+pub struct ArcLockGuard<T: ?Sized> {
+    lock: StdArc<Lock<T>>,
+    // `!Send` and `!Sync`; `Sync` is restored below where `T` allows it.
+    _not_send: PhantomData<lock_api::GuardNoSend>,
+}
+
+// SAFETY: a shared `&ArcLockGuard` only gives `&T` (needs `T: Sync`) and `&Arc<Lock<T>>`
+// (cloning it to another thread needs `Lock<T>: Send + Sync`, i.e. `T: Send`).
+unsafe impl<T: ?Sized + Send + Sync> Sync for ArcLockGuard<T> {}
+
+impl<T: ?Sized> ArcLockGuard<T> {
+    /// Keeps the lock that `guard` holds locked beyond `guard`'s lifetime,
+    /// owned by the new guard through a clone of `lock`.
+    fn adopt(lock: &StdArc<Lock<T>>, guard: lock_api::MutexGuard<'_, RawMutex, T>) -> Self {
+        core::mem::forget(guard);
+        ArcLockGuard {
+            lock: StdArc::clone(lock),
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The `Arc` of the locked [`Lock`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// let lock = Arc::new(threadkit::Lock::new(0));
+    /// let guard = lock.lock_arc();
+    /// assert!(Arc::ptr_eq(threadkit::ArcLockGuard::lock(&guard), &lock));
+    /// ```
+    pub fn lock(guard: &Self) -> &StdArc<Lock<T>> {
+        &guard.lock
+    }
+}
+
+impl<T: ?Sized> Deref for ArcLockGuard<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: this guard holds the lock (adopted in `adopt`, released only in
+        // `drop`), so no other thread accesses the value; `&self` rules out a
+        // `&mut` from this guard for the returned lifetime.
+        unsafe { &*self.lock.inner.data_ptr() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for ArcLockGuard<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this the only reference.
+        unsafe { &mut *self.lock.inner.data_ptr() }
+    }
+}
+
+impl<T: ?Sized> Drop for ArcLockGuard<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: this guard holds the lock (see `adopt`), on this thread (the
+        // guard is `!Send`), and releases it exactly once.
+        unsafe { self.lock.inner.force_unlock() }
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for ArcLockGuard<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for ArcLockGuard<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&**self, f)
     }

@@ -33,6 +33,23 @@ const QUEUED: usize = 1;
 /// The largest number of permits a semaphore can hold.
 pub(crate) const MAX_PERMITS: usize = usize::MAX >> 1;
 
+/// The panic of an untimed acquire that can never be granted (it would block
+/// forever), with the caller's line and the method it called.
+#[cold]
+#[track_caller]
+pub(crate) fn impossible_request(semaphore: &str, method: &str, n: usize, bound: usize) -> ! {
+    if bound == MAX_PERMITS {
+        panic!(
+            "{semaphore}::{method}: {n} permits can never be granted: more than a semaphore \
+             can hold (usize::MAX / 2); this call would block forever"
+        )
+    }
+    panic!(
+        "{semaphore}::{method}: {n} permit(s) can never be granted by a semaphore bounded at \
+         {bound}; this call would block forever"
+    )
+}
+
 /// A waiting request: how many permits it needs and how many it already holds.
 struct Request {
     needed: usize,
@@ -121,6 +138,13 @@ impl RawSemaphore {
     }
 
     fn acquire_slow(&self, n: usize, deadline: Option<Instant>) -> bool {
+        if n > self.bound {
+            // Never grantable: wait out the deadline without queueing (a queued
+            // request would hold back every acquire behind it), as Python's
+            // `acquire(timeout=...)` returns False after its timeout.
+            facade::sleep_until(deadline);
+            return false;
+        }
         // A deadline already past (a zero timeout) tries once and never queues.
         let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
         let waiter = {

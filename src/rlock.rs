@@ -36,6 +36,11 @@ use crate::facade::{self, Instant, RawMutex, RawThreadId, const_fn};
 /// lock (Python's `RuntimeError`) cannot be written. [`hold_count`](RLock::hold_count)
 /// is Python's private `_recursion_count()`.
 ///
+/// # Unwind safety
+///
+/// As [`Lock`](crate::Lock): `UnwindSafe` when `T` is, not `RefUnwindSafe`
+/// (no poisoning, so a panic can leave the value half-updated).
+///
 /// # Examples
 ///
 /// ```
@@ -78,6 +83,7 @@ struct Held<T: ?Sized> {
 /// Not `Send`: holds belong to the thread that took them.
 #[must_use = "if unused the RLock will immediately release this hold"]
 #[clippy::has_significant_drop]
+#[doc(alias = "release")]
 pub struct RLockGuard<'a, T: ?Sized> {
     inner: lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, Held<T>>,
 }
@@ -128,6 +134,7 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(!lock.is_locked());
     /// ```
     #[inline]
+    #[doc(alias = "acquire")]
     pub fn lock(&self) -> RLockGuard<'_, T> {
         RLockGuard::hold(self.inner.lock())
     }
@@ -141,6 +148,7 @@ impl<T: ?Sized> RLock<T> {
     /// assert_eq!(lock.hold_count(), 2);
     /// ```
     #[inline]
+    #[must_use = "if unused the RLock will immediately release this hold"]
     pub fn try_lock(&self) -> Option<RLockGuard<'_, T>> {
         self.inner.try_lock().map(RLockGuard::hold)
     }
@@ -154,6 +162,8 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(lock.try_lock_for(Duration::from_millis(5)).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the RLock will immediately release this hold"]
+    #[doc(alias = "acquire")]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
         self.inner.try_lock_for(timeout).map(RLockGuard::hold)
     }
@@ -166,6 +176,7 @@ impl<T: ?Sized> RLock<T> {
     /// assert!(lock.try_lock_until(Instant::now() + Duration::from_millis(5)).is_some());
     /// ```
     #[inline]
+    #[must_use = "if unused the RLock will immediately release this hold"]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_, T>> {
         self.inner.try_lock_until(deadline).map(RLockGuard::hold)
     }
@@ -212,6 +223,7 @@ impl<T: ?Sized> RLock<T> {
     /// drop(a);
     /// assert_eq!(lock.hold_count(), 0);
     /// ```
+    #[doc(alias = "_recursion_count")]
     pub fn hold_count(&self) -> usize {
         if !self.inner.is_owned_by_current_thread() {
             return 0;

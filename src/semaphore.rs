@@ -5,7 +5,7 @@
 
 use core::fmt;
 
-use crate::facade::const_fn;
+use crate::facade::{StdArc, const_fn};
 use crate::raw_semaphore::{Excess, MAX_PERMITS, RawSemaphore};
 
 /// A counting semaphore: a pool of `permits` that threads take and give back
@@ -84,6 +84,7 @@ pub struct Semaphore {
 /// explicit `release` already gave them back, the excess is discarded).
 #[must_use = "if unused the permit is released at once"]
 #[clippy::has_significant_drop]
+#[doc(alias = "release")]
 pub struct SemaphorePermit<'a> {
     raw: &'a RawSemaphore,
     permits: usize,
@@ -136,12 +137,105 @@ impl fmt::Debug for SemaphorePermit<'_> {
     }
 }
 
-/// The acquire family, the same for `Semaphore` and `BoundedSemaphore`.
+/// Permits taken from an `Arc` of a [`Semaphore`] or
+/// [`BoundedSemaphore`](crate::BoundedSemaphore), given back when dropped: the
+/// owned form of [`SemaphorePermit`] (tokio's `OwnedSemaphorePermit`), which
+/// keeps the semaphore alive, so it can be stored in a struct or moved into a
+/// `'static` thread.
+///
+/// The same release rules as [`SemaphorePermit`].
+///
+/// ```
+/// use std::sync::Arc;
+/// let pool = Arc::new(threadkit::Semaphore::new(1));
+/// let permit = pool.acquire_arc();
+/// let worker = std::thread::spawn(move || {
+///     // ... use the pooled resource ...
+///     drop(permit); // released on the worker thread
+/// });
+/// worker.join().unwrap();
+/// assert_eq!(pool.available_permits(), 1);
+/// ```
+#[must_use = "if unused the permit is released at once"]
+#[clippy::has_significant_drop]
+pub struct OwnedSemaphorePermit {
+    owner: Owner,
+    permits: usize,
+}
+
+/// The semaphore an [`OwnedSemaphorePermit`] keeps alive.
+pub(crate) enum Owner {
+    Plain(StdArc<Semaphore>),
+    Bounded(StdArc<crate::BoundedSemaphore>),
+}
+
+impl Owner {
+    fn raw(&self) -> &RawSemaphore {
+        match self {
+            Owner::Plain(sem) => &sem.raw,
+            Owner::Bounded(sem) => sem.raw(),
+        }
+    }
+}
+
+impl OwnedSemaphorePermit {
+    pub(crate) fn new(owner: Owner, permits: usize) -> Self {
+        OwnedSemaphorePermit { owner, permits }
+    }
+
+    /// How many permits this guard holds.
+    ///
+    /// ```
+    /// let sem = std::sync::Arc::new(threadkit::Semaphore::new(3));
+    /// assert_eq!(sem.acquire_many_arc(2).num_permits(), 2);
+    /// ```
+    pub fn num_permits(&self) -> usize {
+        self.permits
+    }
+
+    /// Keeps the permits taken: dropping the guard no longer gives them back.
+    ///
+    /// ```
+    /// let sem = std::sync::Arc::new(threadkit::Semaphore::new(1));
+    /// sem.acquire_arc().forget();
+    /// assert_eq!(sem.available_permits(), 0);
+    /// ```
+    pub fn forget(mut self) {
+        self.permits = 0;
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    #[inline]
+    fn drop(&mut self) {
+        // As `SemaphorePermit`: a bounded semaphore discards the excess.
+        let _ = self.owner.raw().release(self.permits, Excess::Discard);
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
+
+/// The acquire family, the same for `Semaphore` and `BoundedSemaphore`
+/// (`$owner` wraps an `Arc` of the type into an [`Owner`]).
+///
+/// Untimed forms panic on a request larger than the semaphore can ever hold
+/// (it would block forever); `try_*` forms return `None` for it, and timed
+/// forms wait out their timeout and return `None`, as Python returns `False`.
 macro_rules! acquire_methods {
-    ($name:ident) => {
+    ($name:ident, $owner:path) => {
         /// Takes one permit, blocking while none is free (in FIFO order).
         ///
         /// Everything done before the release of this permit happens-before this returns.
+        ///
+        /// # Panics
+        ///
+        #[doc = concat!("If the ", stringify!($name), " can never hold a permit (a `BoundedSemaphore::new(0)`): it would block forever.")]
         ///
         /// ```
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(1);")]
@@ -151,11 +245,18 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.available_permits(), 1);
         /// ```
         #[inline]
+        #[track_caller]
         pub fn acquire(&self) -> $crate::SemaphorePermit<'_> {
-            self.acquire_many(1)
+            self.check_request(1, "acquire");
+            self.acquire_raw(1, None)
+                .expect("an untimed acquire cannot time out")
         }
 
-        /// Takes one permit if one is free and nobody is waiting, without blocking.
+        /// Takes one permit if one is free and nobody is waiting, without blocking
+        /// (Python's `acquire(blocking=False)`).
+        ///
+        /// On success, everything done before the release of this permit
+        /// happens-before this returns.
         ///
         /// ```
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(1);")]
@@ -164,12 +265,16 @@ macro_rules! acquire_methods {
         /// # drop(held);
         /// ```
         #[inline]
+        #[must_use = "if unused the permit is released at once"]
         pub fn try_acquire(&self) -> Option<$crate::SemaphorePermit<'_>> {
             self.try_acquire_many(1)
         }
 
         /// Takes one permit, waiting at most `timeout` (zero: try once;
         /// `Duration::MAX`: forever). Python's `acquire(timeout=...)`.
+        ///
+        /// On success, everything done before the release of this permit
+        /// happens-before this returns.
         ///
         /// ```
         /// use std::time::Duration;
@@ -179,6 +284,7 @@ macro_rules! acquire_methods {
         /// drop(held);
         /// assert!(sem.acquire_for(Duration::from_millis(5)).is_some());
         /// ```
+        #[must_use = "if unused the permit is released at once"]
         pub fn acquire_for(
             &self,
             timeout: core::time::Duration,
@@ -188,6 +294,9 @@ macro_rules! acquire_methods {
 
         /// Takes one permit, waiting until `deadline` at the latest.
         ///
+        /// On success, everything done before the release of this permit
+        /// happens-before this returns.
+        ///
         /// ```
         /// use std::time::{Duration, Instant};
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(1);")]
@@ -196,6 +305,7 @@ macro_rules! acquire_methods {
         /// assert!(sem.acquire_until(deadline).is_none());
         /// assert!(Instant::now() >= deadline);
         /// ```
+        #[must_use = "if unused the permit is released at once"]
         pub fn acquire_until(
             &self,
             deadline: $crate::facade::Instant,
@@ -207,11 +317,14 @@ macro_rules! acquire_methods {
         /// requests are served in FIFO order, and released permits collect for
         /// the front request, so a large request is not starved by small ones.
         ///
+        /// Everything done before the releases of these permits happens-before
+        /// this returns.
+        ///
         /// # Panics
         ///
         /// If `n` exceeds the most permits this semaphore can ever hold
         /// (`usize::MAX / 2`, or a bounded semaphore's initial count): such a
-        /// request could never be granted. The same holds for every `acquire*`.
+        /// request could never be granted.
         ///
         /// ```
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(3);")]
@@ -220,12 +333,15 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.available_permits(), 0);
         /// ```
         #[inline]
+        #[track_caller]
         pub fn acquire_many(&self, n: usize) -> $crate::SemaphorePermit<'_> {
-            self.acquire_inner(n, None)
+            self.check_request(n, "acquire_many");
+            self.acquire_raw(n, None)
                 .expect("an untimed acquire cannot time out")
         }
 
-        /// Takes `n` permits if they are free and nobody is waiting, without blocking.
+        /// Takes `n` permits if they are free and nobody is waiting, without
+        /// blocking; `None` also for a request larger than the semaphore can hold.
         ///
         /// ```
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(3);")]
@@ -234,15 +350,18 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_many(2).is_some());
         /// ```
         #[inline]
+        #[must_use = "if unused the permits are released at once"]
         pub fn try_acquire_many(&self, n: usize) -> Option<$crate::SemaphorePermit<'_>> {
-            self.check_request(n);
+            // An impossible request simply finds too few free permits.
             self.raw
                 .try_acquire(n)
                 .then(|| $crate::SemaphorePermit::new(&self.raw, n))
         }
 
         /// Takes `n` permits, waiting at most `timeout`. On timeout, permits
-        /// collected while waiting pass on to the next waiter.
+        /// collected while waiting pass on to the next waiter. A request larger
+        /// than the semaphore can ever hold waits out its timeout and returns
+        /// `None` (Python returns `False`).
         ///
         /// ```
         /// use std::time::Duration;
@@ -252,15 +371,17 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.available_permits(), 2); // nothing was kept
         /// # drop(one);
         /// ```
+        #[must_use = "if unused the permits are released at once"]
         pub fn acquire_many_for(
             &self,
             n: usize,
             timeout: core::time::Duration,
         ) -> Option<$crate::SemaphorePermit<'_>> {
-            self.acquire_inner(n, $crate::facade::deadline_after(timeout))
+            self.acquire_raw(n, $crate::facade::deadline_after(timeout))
         }
 
-        /// Takes `n` permits, waiting until `deadline` at the latest.
+        /// Takes `n` permits, waiting until `deadline` at the latest (see
+        #[doc = concat!("[`acquire_many_for`](", stringify!($name), "::acquire_many_for)).")]
         ///
         /// ```
         /// use std::time::{Duration, Instant};
@@ -268,12 +389,154 @@ macro_rules! acquire_methods {
         /// let deadline = Instant::now() + Duration::from_millis(5);
         /// assert!(sem.acquire_many_until(2, deadline).is_some());
         /// ```
+        #[must_use = "if unused the permits are released at once"]
         pub fn acquire_many_until(
             &self,
             n: usize,
             deadline: $crate::facade::Instant,
         ) -> Option<$crate::SemaphorePermit<'_>> {
-            self.acquire_inner(n, Some(deadline))
+            self.acquire_raw(n, Some(deadline))
+        }
+
+        /// [`acquire`](Self::acquire) for an `Arc` of the semaphore: the permit
+        /// owns a clone of the `Arc`, so it can move into a `'static` thread.
+        ///
+        /// # Panics
+        ///
+        /// As [`acquire`](Self::acquire).
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(1));")]
+        /// let permit = sem.acquire_arc();
+        /// std::thread::spawn(move || drop(permit)).join().unwrap();
+        /// assert_eq!(sem.available_permits(), 1);
+        /// ```
+        #[track_caller]
+        #[doc(alias = "acquire_owned")]
+        pub fn acquire_arc(self: &$crate::facade::StdArc<Self>) -> $crate::OwnedSemaphorePermit {
+            self.check_request(1, "acquire_arc");
+            self.own(self.acquire_raw(1, None).expect("an untimed acquire cannot time out"))
+        }
+
+        /// [`try_acquire`](Self::try_acquire) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(1));")]
+        /// let held = sem.try_acquire_arc().unwrap();
+        /// assert!(sem.try_acquire_arc().is_none());
+        /// # drop(held);
+        /// ```
+        #[must_use = "if unused the permit is released at once"]
+        #[doc(alias = "try_acquire_owned")]
+        pub fn try_acquire_arc(
+            self: &$crate::facade::StdArc<Self>,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.try_acquire_many_arc(1)
+        }
+
+        /// [`acquire_for`](Self::acquire_for) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::{sync::Arc, time::Duration};
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(1));")]
+        /// assert!(sem.try_acquire_arc_for(Duration::from_millis(5)).is_some());
+        /// ```
+        #[must_use = "if unused the permit is released at once"]
+        pub fn try_acquire_arc_for(
+            self: &$crate::facade::StdArc<Self>,
+            timeout: core::time::Duration,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.try_acquire_many_arc_for(1, timeout)
+        }
+
+        /// [`acquire_until`](Self::acquire_until) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::{sync::Arc, time::{Duration, Instant}};
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(1));")]
+        /// assert!(sem.try_acquire_arc_until(Instant::now() + Duration::from_millis(5)).is_some());
+        /// ```
+        #[must_use = "if unused the permit is released at once"]
+        pub fn try_acquire_arc_until(
+            self: &$crate::facade::StdArc<Self>,
+            deadline: $crate::facade::Instant,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.try_acquire_many_arc_until(1, deadline)
+        }
+
+        /// [`acquire_many`](Self::acquire_many) for an `Arc` of the semaphore.
+        ///
+        /// # Panics
+        ///
+        /// As [`acquire_many`](Self::acquire_many).
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(3));")]
+        /// let batch = sem.acquire_many_arc(2);
+        /// assert_eq!(sem.available_permits(), 1);
+        /// # drop(batch);
+        /// ```
+        #[track_caller]
+        #[doc(alias = "acquire_many_owned")]
+        pub fn acquire_many_arc(
+            self: &$crate::facade::StdArc<Self>,
+            n: usize,
+        ) -> $crate::OwnedSemaphorePermit {
+            self.check_request(n, "acquire_many_arc");
+            self.own(self.acquire_raw(n, None).expect("an untimed acquire cannot time out"))
+        }
+
+        /// [`try_acquire_many`](Self::try_acquire_many) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::sync::Arc;
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(2));")]
+        /// assert!(sem.try_acquire_many_arc(3).is_none());
+        /// assert!(sem.try_acquire_many_arc(2).is_some());
+        /// ```
+        #[must_use = "if unused the permits are released at once"]
+        #[doc(alias = "try_acquire_many_owned")]
+        pub fn try_acquire_many_arc(
+            self: &$crate::facade::StdArc<Self>,
+            n: usize,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.try_acquire_many(n).map(|permit| self.own(permit))
+        }
+
+        /// [`acquire_many_for`](Self::acquire_many_for) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::{sync::Arc, time::Duration};
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(2));")]
+        /// assert!(sem.try_acquire_many_arc_for(2, Duration::from_millis(5)).is_some());
+        /// ```
+        #[must_use = "if unused the permits are released at once"]
+        pub fn try_acquire_many_arc_for(
+            self: &$crate::facade::StdArc<Self>,
+            n: usize,
+            timeout: core::time::Duration,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.acquire_many_for(n, timeout).map(|permit| self.own(permit))
+        }
+
+        /// [`acquire_many_until`](Self::acquire_many_until) for an `Arc` of the semaphore.
+        ///
+        /// ```
+        /// use std::{sync::Arc, time::{Duration, Instant}};
+        #[doc = concat!("let sem = Arc::new(threadkit::", stringify!($name), "::new(2));")]
+        /// let deadline = Instant::now() + Duration::from_millis(5);
+        /// assert!(sem.try_acquire_many_arc_until(2, deadline).is_some());
+        /// ```
+        #[must_use = "if unused the permits are released at once"]
+        pub fn try_acquire_many_arc_until(
+            self: &$crate::facade::StdArc<Self>,
+            n: usize,
+            deadline: $crate::facade::Instant,
+        ) -> Option<$crate::OwnedSemaphorePermit> {
+            self.acquire_many_until(n, deadline).map(|permit| self.own(permit))
         }
 
         /// Free permits right now (a snapshot). While threads wait this is 0:
@@ -285,6 +548,7 @@ macro_rules! acquire_methods {
         /// assert_eq!(sem.available_permits(), 2);
         /// ```
         #[inline]
+        #[doc(alias = "_value")]
         pub fn available_permits(&self) -> usize {
             self.raw.available()
         }
@@ -296,16 +560,36 @@ macro_rules! acquire_methods {
             self.raw.queued()
         }
 
+        /// Panics (at the caller's line) if `n` permits can never be granted.
         #[inline]
-        fn acquire_inner(
+        #[track_caller]
+        fn check_request(&self, n: usize, method: &str) {
+            if n > self.raw.bound() {
+                $crate::raw_semaphore::impossible_request(stringify!($name), method, n, self.raw.bound());
+            }
+        }
+
+        /// Takes `n` permits until `deadline`; an impossible request waits out
+        /// the deadline (untimed callers checked it first).
+        #[inline]
+        fn acquire_raw(
             &self,
             n: usize,
             deadline: Option<$crate::facade::Instant>,
         ) -> Option<$crate::SemaphorePermit<'_>> {
-            self.check_request(n);
             self.raw
                 .acquire(n, deadline)
                 .then(|| $crate::SemaphorePermit::new(&self.raw, n))
+        }
+
+        /// Turns a borrowed permit of this semaphore into an owned one.
+        fn own(
+            self: &$crate::facade::StdArc<Self>,
+            permit: $crate::SemaphorePermit<'_>,
+        ) -> $crate::OwnedSemaphorePermit {
+            let permits = permit.num_permits();
+            permit.forget();
+            $crate::OwnedSemaphorePermit::new($owner($crate::facade::StdArc::clone(self)), permits)
         }
     };
 }
@@ -323,6 +607,7 @@ impl Semaphore {
         /// let sem = threadkit::Semaphore::new(5);
         /// assert_eq!(sem.available_permits(), 5);
         /// ```
+        #[track_caller]
         pub const fn new(permits: usize) -> Semaphore {
             assert!(permits <= MAX_PERMITS, "Semaphore::new: more than usize::MAX / 2 permits");
             Semaphore {
@@ -331,7 +616,7 @@ impl Semaphore {
         }
     }
 
-    acquire_methods!(Semaphore);
+    acquire_methods!(Semaphore, Owner::Plain);
 
     /// Adds `n` permits, waking waiters in FIFO order (Python's `release(n)`).
     /// Any thread may release, and the count may exceed the initial value.
@@ -349,6 +634,7 @@ impl Semaphore {
     /// assert_eq!(sem.available_permits(), 2);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn release(&self, n: usize) {
         if let Err(over) = self.raw.release(n, Excess::Refuse) {
             panic!(
@@ -356,15 +642,6 @@ impl Semaphore {
                 over.count
             );
         }
-    }
-
-    #[inline]
-    #[track_caller]
-    fn check_request(&self, n: usize) {
-        assert!(
-            n <= MAX_PERMITS,
-            "Semaphore::acquire_many: {n} permits is more than a semaphore can hold (usize::MAX / 2)"
-        );
     }
 }
 

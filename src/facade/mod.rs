@@ -66,6 +66,20 @@ pub(crate) enum Parked {
     TimedOut,
 }
 
+/// The `Arc` of the owned guards' public API (`Lock::lock_arc`,
+/// `Semaphore::acquire_arc`): std's in both worlds, because callers hold std
+/// `Arc`s (`self: &Arc<Self>` needs the real type); it synchronises nothing
+/// the models must see beyond what the lock or semaphore itself does.
+pub(crate) use std::sync::Arc as StdArc;
+
+/// Blocks the calling thread until `deadline` (forever with `None`), for a
+/// timed request that can never be granted: it times out as Python's does.
+/// Under loom this yields once (a timed park), or deadlocks the model with `None`.
+pub(crate) fn sleep_until(deadline: Option<Instant>) {
+    let parker = Parker::for_current_thread();
+    while parker.park_until(deadline) != Parked::TimedOut {}
+}
+
 /// A fresh thread identity: never 0, never handed out twice in this process.
 /// The counter is a plain std atomic in both worlds: it orders nothing, it only
 /// has to be unique (under loom, across every execution of every model).
