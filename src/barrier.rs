@@ -255,6 +255,17 @@ impl Barrier {
     ///     assert_eq!(both, [0, 1]);
     /// });
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BrokenBarrier`] if the barrier is broken when this thread arrives, or
+    /// breaks while it waits: another party's wait timed out, [`abort`](Barrier::abort)
+    /// or [`reset`](Barrier::reset) was called, or the action panicked.
+    ///
+    /// # Panics
+    ///
+    /// If this thread is the last to arrive and the action panics: the panic
+    /// propagates here after the barrier is broken for the others.
     pub fn wait(&self) -> Result<BarrierWaitResult, BrokenBarrier> {
         self.wait_until_opt(None).map_err(|error| {
             debug_assert_eq!(error, BarrierWaitError::Broken);
@@ -277,6 +288,16 @@ impl Barrier {
     /// assert_eq!(barrier.wait_for(Duration::from_millis(5)), Err(BarrierWaitError::Timeout));
     /// assert!(barrier.is_broken());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`BarrierWaitError::Timeout`] if this thread's timeout expired before
+    /// the round's last party arrived (the barrier is then broken);
+    /// [`BarrierWaitError::Broken`] as for [`wait`](Barrier::wait).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Barrier::wait), if this thread runs a panicking action.
     pub fn wait_for(&self, timeout: Duration) -> Result<BarrierWaitResult, BarrierWaitError> {
         self.wait_until_opt(facade::deadline_after(timeout))
     }
@@ -289,6 +310,14 @@ impl Barrier {
     /// let barrier = threadkit::Barrier::new(1);
     /// assert!(barrier.wait_until(Instant::now() + Duration::from_secs(1)).is_ok());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`wait_for`](Barrier::wait_for).
+    ///
+    /// # Panics
+    ///
+    /// As [`wait`](Barrier::wait), if this thread runs a panicking action.
     pub fn wait_until(&self, deadline: Instant) -> Result<BarrierWaitResult, BarrierWaitError> {
         self.wait_until_opt(Some(deadline))
     }
@@ -508,3 +537,9 @@ impl fmt::Debug for Barrier {
             .finish_non_exhaustive()
     }
 }
+
+// A panic never leaves the state half-updated: the internal lock is held only
+// by threadkit code that does not panic (the action runs unlocked, under `catch_unwind`, and a
+// panic in it breaks the barrier on purpose), and nothing is poisoned.
+impl core::panic::UnwindSafe for Barrier {}
+impl core::panic::RefUnwindSafe for Barrier {}

@@ -88,6 +88,7 @@ impl Event {
     /// assert!(event.is_set());
     /// ```
     #[inline]
+    #[doc(alias = "isSet")]
     pub fn is_set(&self) -> bool {
         self.state.load(Ordering::Acquire) & SET != 0
     }
@@ -171,6 +172,7 @@ impl Event {
     /// event.set();
     /// assert!(event.wait_for(Duration::from_millis(5)));
     /// ```
+    #[must_use = "the result says whether the flag was set or the wait timed out"]
     pub fn wait_for(&self, timeout: Duration) -> bool {
         self.wait_until_opt(facade::deadline_after(timeout))
     }
@@ -184,6 +186,7 @@ impl Event {
     /// assert!(!event.wait_until(deadline));
     /// assert!(Instant::now() >= deadline);
     /// ```
+    #[must_use = "the result says whether the flag was set or the wait timed out"]
     pub fn wait_until(&self, deadline: Instant) -> bool {
         self.wait_until_opt(Some(deadline))
     }
@@ -248,3 +251,8 @@ impl fmt::Debug for Event {
             .finish()
     }
 }
+
+// A panic never leaves the state half-updated: the internal lock is held only
+// by threadkit code that does not panic, and nothing is poisoned.
+impl core::panic::UnwindSafe for Event {}
+impl core::panic::RefUnwindSafe for Event {}

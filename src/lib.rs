@@ -70,6 +70,9 @@ pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
+#[cfg(doctest)]
+mod doctests;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -5,12 +5,16 @@
 mod common;
 
 use std::mem;
-use std::sync::mpsc;
+use std::panic::{self, AssertUnwindSafe, RefUnwindSafe, UnwindSafe};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{HANDSHAKE, spin_until};
-use threadkit::{Barrier, BarrierWaitError, RLock};
+use threadkit::{
+    Barrier, BarrierWaitError, BoundedSemaphore, Condition, Event, Lock, LockGuard,
+    OwnedSemaphorePermit, RLock, Semaphore, SemaphorePermit,
+};
 
 /// SPEC, RLock: ownership is tied to a thread identity unique for the life of
 /// the process. A thread that leaks a guard and exits keeps the lock held; a
@@ -118,4 +122,139 @@ fn barrier_reset_during_the_action_lets_the_round_pass() {
         assert!(leader.join().unwrap().is_ok());
     });
     assert!(!barrier.is_broken());
+}
+
+/// Issue 7, item 7: a `try_` or timed form never panics for a request that can
+/// never succeed: it returns `None` (the timed form after its timeout, as
+/// Python's `acquire(timeout=...)` returns `False`), and it does not queue, so
+/// it holds back no acquire behind it. The untimed form panics.
+#[test]
+fn impossible_semaphore_requests_do_not_panic_in_try_and_timed_forms() {
+    const TIMEOUT: Duration = Duration::from_millis(50);
+    let zero = BoundedSemaphore::new(0);
+    assert!(zero.try_acquire().is_none());
+    assert!(zero.try_acquire_many(3).is_none());
+    let (result, elapsed) = common::timed(|| zero.acquire_for(TIMEOUT));
+    assert!(result.is_none());
+    common::assert_waited(elapsed, TIMEOUT);
+
+    let sem = Arc::new(Semaphore::new(1));
+    assert!(sem.try_acquire_many(usize::MAX).is_none());
+    // Detached: it waits out its minute alone while the test goes on.
+    let hopeless = Arc::clone(&sem);
+    thread::spawn(move || drop(hopeless.acquire_many_for(usize::MAX, Duration::from_secs(60))));
+    // Give it time to start; it must not sit at the front of the queue.
+    common::yield_a_while(|| assert_eq!(sem.queued_waiters(), 0, "the impossible request queued"));
+    let permit = sem.acquire_for(HANDSHAKE);
+    assert!(permit.is_some(), "held back by an impossible request");
+}
+
+/// Issue 7, item 6: misuse panics point at the caller's line and name the
+/// method the caller called.
+#[test]
+fn misuse_panics_name_the_called_method_at_the_callers_line() {
+    let sem = BoundedSemaphore::new(1);
+    let (message, file) = panic_with_location(|| drop(sem.acquire_many(2)));
+    assert!(
+        message.contains("BoundedSemaphore::acquire_many"),
+        "{message}"
+    );
+    assert_eq!(file, file!());
+    let sem = Arc::new(BoundedSemaphore::new(0));
+    let (message, file) = panic_with_location(|| drop(sem.acquire_arc()));
+    assert!(
+        message.contains("BoundedSemaphore::acquire_arc"),
+        "{message}"
+    );
+    assert_eq!(file, file!());
+    let (message, file) = panic_with_location(|| Semaphore::new(usize::MAX).release(1));
+    assert!(message.contains("usize::MAX / 2"), "{message}");
+    assert_eq!(file, file!());
+    let (message, file) = panic_with_location(|| drop(Barrier::new(0)));
+    assert!(message.contains("parties must be at least 1"), "{message}");
+    assert_eq!(file, file!());
+}
+
+/// Runs `f`, which must panic, and returns its message and the file of the
+/// location the panic reported.
+fn panic_with_location(f: impl FnOnce()) -> (String, String) {
+    thread_local!(static LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) });
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let file = info.location().map(|l| l.file().to_owned());
+            LOCATION.with(|slot| *slot.borrow_mut() = file);
+            previous(info);
+        }));
+    });
+    let payload = panic::catch_unwind(AssertUnwindSafe(f)).expect_err("no panic");
+    let file = LOCATION
+        .with(|slot| slot.borrow_mut().take())
+        .expect("the hook saw the panic");
+    (common::panic_message(&*payload).to_owned(), file)
+}
+
+/// Issue 7, item 5: the primitives whose state a panic cannot leave
+/// half-done are `UnwindSafe` and `RefUnwindSafe`, so `catch_unwind` takes them.
+#[test]
+fn primitives_without_user_data_are_unwind_safe() {
+    fn unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
+    unwind_safe::<Event>();
+    unwind_safe::<Condition>();
+    unwind_safe::<Semaphore>();
+    unwind_safe::<BoundedSemaphore>();
+    unwind_safe::<Barrier>();
+    unwind_safe::<SemaphorePermit<'static>>();
+    unwind_safe::<OwnedSemaphorePermit>();
+    let event = Event::new();
+    assert!(panic::catch_unwind(|| event.set()).is_ok());
+    assert!(event.is_set());
+}
+
+/// SPEC, owned guards: `lock_arc` and `acquire_arc` give guards with no
+/// lifetime; a permit moves into a `'static` thread and is released there.
+#[test]
+fn owned_guards_and_permits_outlive_the_borrow() {
+    let lock = Arc::new(Lock::new(Vec::new()));
+    let mut guard = lock.lock_arc();
+    guard.push(1);
+    assert!(lock.try_lock_arc().is_none());
+    assert!(lock.try_lock_arc_for(Duration::ZERO).is_none());
+    drop(guard);
+    assert_eq!(*lock.try_lock_arc_until(Instant::now()).expect("free"), [1]);
+
+    let pool = Arc::new(Semaphore::new(2));
+    let permits = pool.acquire_many_arc(2);
+    assert_eq!(permits.num_permits(), 2);
+    assert!(pool.try_acquire_arc().is_none());
+    let worker = thread::spawn(move || drop(permits));
+    worker.join().unwrap();
+    assert_eq!(pool.available_permits(), 2);
+
+    let bounded = Arc::new(BoundedSemaphore::new(1));
+    let permit = bounded.try_acquire_arc_for(Duration::ZERO).expect("free");
+    bounded.release(1).unwrap(); // released twice: the permit's drop discards the excess
+    drop(permit);
+    assert_eq!(bounded.available_permits(), 1);
+    bounded.acquire_arc().forget();
+    assert_eq!(bounded.available_permits(), 0);
+}
+
+/// SPEC: `LockGuard::map` narrows a guard; the lock stays held until the mapped
+/// guard drops.
+#[test]
+fn mapped_guard_holds_the_lock() {
+    let lock = Lock::new((String::from("a"), 1));
+    let mut name = LockGuard::map(lock.lock(), |pair| &mut pair.0);
+    name.push('b');
+    assert!(lock.is_locked());
+    assert_eq!(format!("{name} {name:?}"), "ab \"ab\"");
+    drop(name);
+    assert!(!lock.is_locked());
+    let kept =
+        LockGuard::try_map(lock.lock(), |_| None::<&mut u8>).expect_err("None keeps the guard");
+    assert!(lock.is_locked());
+    drop(kept);
+    assert_eq!(lock.into_inner(), (String::from("ab"), 1));
 }
