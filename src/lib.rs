@@ -77,3 +77,25 @@ mod doctests;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+pub mod guide {
+    //! Long-form guides, shipped with the API docs (`docs/*.md` in the repository).
+    //!
+    //! - [`semantics`]: what every primitive guarantees (happens-before, fairness,
+    //!   timeouts, errors), model checking your own code with loom, and how it is built.
+    //! - [`from_python`]: Python's `threading` name by name, and the GIL, threads
+    //!   against processes, lazy globals and thread pools from a Rust point of view.
+    //!
+    //! Their code blocks are doctests.
+
+    pub mod semantics {
+        #![doc = include_str!("../docs/semantics.md")]
+        // Its loom example shows a `#[test]` as a user writes it in `tests/`; the
+        // doctest runs the model from a hidden `main` in a `--cfg loom` build.
+        #![allow(clippy::test_attr_in_doctest)]
+    }
+
+    pub mod from_python {
+        #![doc = include_str!("../docs/from-python.md")]
+    }
+}
