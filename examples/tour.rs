@@ -1,39 +1,58 @@
-//! A guided tour of threadkit: every primitive in a small real scenario.
+//! A guided tour of threadkit, retelling the scenes of the Python threading lessons
+//! it was written from (the GIL lesson's counter race, a Flask + SQLAlchemy guide's
+//! SafeCounter, bounded queue, deadlock, ResourcePool, WatchDog and thread with an
+//! exception). Each step prints the threadkit call it demonstrates, after a `→`.
 //!
-//! Run with `cargo run --release --example tour`.
+//! Run with `cargo run --release --example tour`. It takes well under a second: no
+//! step sleeps, and threads are ordered with barriers and events, never with timing.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::panic;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use threadkit::{Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore};
-
-const THREADS: usize = 4;
-const INCREMENTS: usize = 200_000;
+use threadkit::{
+    Barrier, BarrierWaitError, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore,
+};
 
 fn main() {
-    println!("threadkit tour: {THREADS} threads on {} cores\n", cores());
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    println!("threadkit tour ({cores} CPUs)\n");
     counter_race();
-    reentrant_ledger();
-    producer_consumer();
+    safe_counter();
+    bounded_queue();
+    deadlock();
     resource_pool();
+    watchdog();
+    thread_with_exception();
     phases();
-    println!("\nTour complete.");
+    println!("Tour complete.");
 }
 
-fn cores() -> usize {
-    thread::available_parallelism().map_or(1, |n| n.get())
+/// Prints one step: the threadkit call, then what it did.
+fn step(call: &str, what: impl std::fmt::Display) {
+    println!("   → {call}: {what}");
 }
 
-/// Scene 1. Lock: the classic shared-counter race, then fixed.
+/// 1. The GIL lesson: `counter += 1` is a load, an add and a store; threads that
+///    interleave between them lose updates. Rust runs the threads truly in parallel.
 fn counter_race() {
-    println!("1. Lock: {THREADS} threads each add 1 to a shared counter {INCREMENTS} times");
-    // Racy: load and store are separate steps, so increments interleave and get lost.
+    const THREADS: usize = 4;
+    const INCREMENTS: usize = 1_000_000;
+    let expected = THREADS * INCREMENTS;
+    println!("1. A shared counter, {THREADS} threads × {INCREMENTS} increments (the GIL lesson)");
+
+    // A load and a store, each atomic, the pair not: Python's `counter += 1`. The
+    // threads start together, so that they overlap.
     let racy = AtomicUsize::new(0);
+    let start = Barrier::new(THREADS);
     thread::scope(|s| {
         for _ in 0..THREADS {
             s.spawn(|| {
+                start.wait().expect("not broken");
                 for _ in 0..INCREMENTS {
                     let seen = racy.load(Ordering::Relaxed);
                     racy.store(seen + 1, Ordering::Relaxed);
@@ -41,151 +60,319 @@ fn counter_race() {
             });
         }
     });
-    let expected = THREADS * INCREMENTS;
-    let got = racy.load(Ordering::Relaxed);
+    let got = racy.into_inner();
     println!(
-        "   without a lock: {got} of {expected} ({} updates lost)",
+        "   without a lock (load, then store): {got} of {expected}, {} lost",
         expected - got
     );
+    println!(
+        "   (CPython's GIL makes this loss rarer, not impossible; here the threads run in parallel)"
+    );
 
-    let counter = Lock::new(0usize);
-    let start = Instant::now();
+    let counter = Lock::new(0);
     thread::scope(|s| {
         for _ in 0..THREADS {
             s.spawn(|| {
                 for _ in 0..INCREMENTS {
-                    *counter.lock() += 1; // read-modify-write under the lock
+                    *counter.lock() += 1;
                 }
             });
         }
     });
     let total = counter.into_inner();
     assert_eq!(total, expected);
-    println!(
-        "   with Lock:      {total} of {expected} (none lost, {:.1} ms)\n",
-        start.elapsed().as_secs_f64() * 1e3
+    step(
+        "Lock::lock() guards the shared counter",
+        format!("{total} of {expected}, none lost\n"),
     );
 }
 
-/// Scene 2. RLock: a method holding the lock calls another that takes it again.
-fn reentrant_ledger() {
-    use std::cell::RefCell;
-    println!("2. RLock: a transfer holds the ledger while its helpers lock it again");
-    let ledger = RLock::new(RefCell::new(Vec::new()));
-    let record = |entry: &str| {
-        let entries = ledger.lock(); // re-enters when called inside `transfer`
-        entries.borrow_mut().push(entry.to_owned());
-        ledger.hold_count()
+/// 2. The guide's SafeCounter: `increment` holds the lock and calls
+///    `update_statistics`, which takes it again.
+fn safe_counter() {
+    println!("2. SafeCounter: a method holding the lock calls another that takes it again");
+    struct SafeCounter {
+        state: RLock<RefCell<(u64, Vec<usize>)>>, // (count, hold counts seen by the statistics)
+    }
+    impl SafeCounter {
+        fn increment(&self) {
+            let state = self.state.lock();
+            state.borrow_mut().0 += 1;
+            self.update_statistics(); // re-enters the lock on this thread
+        }
+        fn update_statistics(&self) {
+            let state = self.state.lock();
+            state.borrow_mut().1.push(self.state.hold_count());
+        }
+    }
+    let counter = SafeCounter {
+        state: RLock::new(RefCell::new((0, Vec::new()))),
     };
-    let outer = ledger.lock();
-    let depth_debit = record("debit alice 10");
-    let depth_credit = record("credit bob 10");
-    drop(outer);
-    println!(
-        "   holds while recording: {depth_debit} and {depth_credit}; after the transfer: {}",
-        ledger.hold_count()
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| (0..3).for_each(|_| counter.increment()));
+        }
+    });
+    let (count, holds) = counter.state.into_inner().into_inner();
+    assert_eq!(count, 6);
+    assert!(holds.iter().all(|&held| held == 2));
+    step(
+        "RLock::lock() re-entered by its owner",
+        format!("6 increments, no deadlock; RLock::hold_count() inside was {holds:?}\n"),
     );
-    println!("   ledger: {:?}\n", ledger.lock().borrow());
 }
 
-/// Scene 3. Condition: a bounded buffer with `not_empty` and `not_full` on one Lock
-/// (the design of Python's `queue.Queue`).
-fn producer_consumer() {
+/// 3. The guide's BoundedQueue: a Condition for "not full", one for "not empty",
+///    on one Lock (the design of Python's `queue.Queue`).
+fn bounded_queue() {
     const CAPACITY: usize = 2;
-    const ITEMS: usize = 6;
-    println!("3. Condition: a producer and a consumer share a buffer of {CAPACITY}");
-    let buffer = Lock::new(VecDeque::new());
+    const ITEMS: u32 = 5;
+    println!("3. A bounded queue of {CAPACITY}: a producer and a consumer");
+    let queue = Lock::new(VecDeque::new());
     let (not_empty, not_full) = (Condition::new(), Condition::new());
-    let waits = AtomicUsize::new(0);
-    thread::scope(|s| {
+    let received = thread::scope(|s| {
         s.spawn(|| {
             for item in 1..=ITEMS {
-                let mut queue = buffer.lock();
-                if queue.len() == CAPACITY {
-                    waits.fetch_add(1, Ordering::Relaxed);
-                }
+                let mut queue = queue.lock();
                 not_full.wait_while(&mut queue, |q| q.len() == CAPACITY);
                 queue.push_back(item);
                 not_empty.notify_one();
             }
         });
         let mut received = Vec::new();
-        while received.len() < ITEMS {
-            let mut queue = buffer.lock();
+        while received.len() < ITEMS as usize {
+            let mut queue = queue.lock();
             not_empty.wait_while(&mut queue, |q| q.is_empty());
             received.push(queue.pop_front().expect("not empty"));
             not_full.notify_one();
         }
-        println!(
-            "   consumer received {received:?} in order; the producer found the buffer full {} time(s)",
-            waits.load(Ordering::Relaxed)
-        );
+        received
     });
-    let (lock, cond) = (Lock::new(()), Condition::new());
-    let mut guard = lock.lock();
-    let result = cond.wait_for(&mut guard, Duration::from_millis(20));
-    println!(
-        "   a wait nobody notifies, with a 20 ms timeout: timed_out() = {}\n",
-        result.timed_out()
+    assert_eq!(received, [1, 2, 3, 4, 5]);
+    step(
+        "Condition::wait_while(&mut guard, full) / notify_one()",
+        format!("consumer received {received:?}, in order"),
+    );
+    let (lock, nobody) = (Lock::new(()), Condition::new());
+    let waited = nobody.wait_for(&mut lock.lock(), Duration::from_millis(10));
+    assert!(waited.timed_out());
+    step(
+        "Condition::wait_for(10 ms) that nobody notifies",
+        "timed_out() == true, the lock re-taken\n",
     );
 }
 
-/// Scene 4. Semaphore + Event: a pool of 2 database connections shared by 5 workers,
-/// who all start on one signal.
-fn resource_pool() {
-    const WORKERS: usize = 5;
-    const CONNECTIONS: usize = 2;
-    println!("4. Semaphore + Event: {WORKERS} workers share a pool of {CONNECTIONS} connections");
-    let pool = BoundedSemaphore::new(CONNECTIONS);
-    let start = Event::new();
-    let in_use = AtomicUsize::new(0);
-    let peak = AtomicUsize::new(0);
+/// 4. The deadlock story: thread 1 takes lock1 then lock2, thread 2 takes lock2 then
+///    lock1. Here each gives up after a timeout instead of waiting for ever.
+fn deadlock() {
+    println!("4. Deadlock: two threads take two locks in opposite orders");
+    let (lock1, lock2) = (Lock::new("accounts"), Lock::new("ledger"));
+    // Both hold their first lock while both try the other's, then both let go.
+    let (holding, tried) = (Barrier::new(2), Barrier::new(2));
+    let attempt = |first: &Lock<&str>, second: &Lock<&str>| {
+        let _first = first.lock();
+        holding.wait().expect("not broken");
+        let got = second.try_lock_for(Duration::from_millis(20)).is_some();
+        tried.wait().expect("not broken");
+        got
+    };
+    let (one, two) = thread::scope(|s| {
+        let one = s.spawn(|| attempt(&lock1, &lock2));
+        let two = s.spawn(|| attempt(&lock2, &lock1));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    assert!(!one && !two);
+    step(
+        "Lock::try_lock_for(20 ms) on the second lock",
+        "both time out: with lock() both would wait for ever",
+    );
+    // The fix from the lesson: one global order.
+    let transfers = AtomicUsize::new(0);
     thread::scope(|s| {
-        for _ in 0..WORKERS {
+        for _ in 0..2 {
             s.spawn(|| {
-                start.wait();
-                let _connection = pool.acquire();
-                let now = in_use.fetch_add(1, Ordering::SeqCst) + 1;
-                peak.fetch_max(now, Ordering::SeqCst);
-                thread::sleep(Duration::from_millis(5)); // the "query"
-                in_use.fetch_sub(1, Ordering::SeqCst);
+                for _ in 0..1000 {
+                    let (_accounts, _ledger) = (lock1.lock(), lock2.lock());
+                    transfers.fetch_add(1, Ordering::Relaxed);
+                }
             });
         }
-        println!("   workers waiting for the start signal; setting the Event");
-        start.set();
     });
-    println!(
-        "   at most {} connection(s) were in use at once",
-        peak.load(Ordering::SeqCst)
+    assert_eq!(transfers.into_inner(), 2000);
+    step(
+        "Lock::lock() in one order everywhere (lock1, then lock2)",
+        "2000 transfers, no deadlock\n",
     );
-    match pool.release(1) {
-        Ok(()) => println!("   an extra release was accepted (unexpected)"),
-        Err(error) => println!("   an extra release is refused: {error}"),
-    }
-    let batch = Semaphore::new(3);
-    let one = batch.acquire();
-    let waited = batch.acquire_many_for(3, Duration::from_millis(10));
-    println!(
-        "   acquire_many(3) while 1 of 3 permits is out gives up after 10 ms: {}; \
-         the 2 it collected were passed back ({} free)\n",
-        waited.is_none(),
-        batch.available_permits()
-    );
-    drop(one);
 }
 
-/// Scene 5. Barrier: three simulation workers step in lockstep; the action runs once
-/// per phase before anyone moves on.
+/// 5. The guide's ResourcePool: an Event says the pool is ready, a Semaphore counts
+///    free connections, a Lock guards the list of them.
+fn resource_pool() {
+    const WORKERS: usize = 5;
+    println!("5. ResourcePool: {WORKERS} workers share 2 connections");
+    let connections = Lock::new(Vec::new());
+    let free = BoundedSemaphore::new(2);
+    let ready = Event::new();
+    let (in_use, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let served = thread::scope(|s| {
+        let workers: Vec<_> = (0..WORKERS)
+            .map(|_| {
+                s.spawn(|| {
+                    ready.wait(); // until the pool is initialised
+                    let _permit = free.acquire(); // one of the 2 connections is ours
+                    let connection: &str = connections
+                        .lock()
+                        .pop()
+                        .expect("a permit means one is free");
+                    let now = in_use.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    in_use.fetch_sub(1, Ordering::SeqCst);
+                    connections.lock().push(connection); // back before the permit is dropped
+                })
+            })
+            .collect();
+        *connections.lock() = vec!["db-1", "db-2"];
+        ready.set(); // the workers may start
+        workers
+            .into_iter()
+            .map(|w| w.join())
+            .filter(Result::is_ok)
+            .count()
+    });
+    assert_eq!(served, WORKERS);
+    assert!(peak.load(Ordering::SeqCst) <= 2);
+    step(
+        "Event::wait() until Event::set(); BoundedSemaphore::acquire() per worker",
+        format!(
+            "{served} workers served, at most {} connection(s) in use at once",
+            peak.load(Ordering::SeqCst)
+        ),
+    );
+    let refused = free.release(1).unwrap_err();
+    step(
+        "BoundedSemaphore::release(1) with nothing taken",
+        format!("Err: {refused}"),
+    );
+
+    // Acquire in one thread, release in another: an owned permit moves with the work.
+    let pool = Arc::new(Semaphore::new(2));
+    let permit = pool.acquire_arc();
+    let worker = thread::spawn(move || drop(permit));
+    worker.join().unwrap();
+    assert_eq!(pool.available_permits(), 2);
+    step(
+        "Semaphore::acquire_arc() taken here, dropped by the worker",
+        "both permits back",
+    );
+    let one = pool.acquire();
+    let all = pool.acquire_many_for(2, Duration::from_millis(10));
+    assert!(all.is_none());
+    assert_eq!(pool.available_permits(), 1);
+    drop(one);
+    step(
+        "Semaphore::acquire_many_for(2, 10 ms) while 1 of 2 is out",
+        "gives up holding nothing\n",
+    );
+}
+
+/// 6. The guide's WatchDog: services beat, a monitor reports those silent for more
+///    than a minute, and stops at once when told to.
+fn watchdog() {
+    println!("6. WatchDog: heartbeats, a stall, and a monitor that stops at once");
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    let start = Instant::now();
+    let beats = Lock::new(HashMap::from([("cache", start), ("database", start)]));
+    let stalled = |now: Instant| -> Vec<&str> {
+        let beats = beats.lock();
+        let mut silent: Vec<&str> = beats
+            .iter()
+            .filter(|(_, last)| now.duration_since(**last) > TIMEOUT)
+            .map(|(name, _)| *name)
+            .collect();
+        silent.sort();
+        silent
+    };
+    // A clock passed in, as a test would: the cache beats 50 s in; we check at 61 s.
+    beats
+        .lock()
+        .insert("cache", start + Duration::from_secs(50));
+    let silent = stalled(start + Duration::from_secs(61));
+    assert_eq!(silent, ["database"]);
+    step(
+        "Lock::lock() guards the heartbeat table",
+        format!("at 61 s, stalled: {silent:?}"),
+    );
+
+    let stop = Event::new();
+    let checks = thread::scope(|s| {
+        let monitor = s.spawn(|| {
+            let mut checks = 0;
+            while !stop.wait_for(TIMEOUT / 12) {
+                // time.sleep(5) in the guide: here the sleep is the Event's timed wait.
+                checks += 1;
+                let _ = stalled(Instant::now());
+            }
+            checks
+        });
+        stop.set();
+        monitor.join().unwrap()
+    });
+    step(
+        "Event::wait_for(5 s) as the monitor's sleep, ended by Event::set()",
+        format!("stopped after {checks} check(s), without sitting out the 5 s\n"),
+    );
+}
+
+/// 7. The guide's ThreadWithExceptionHandling: a failure in a thread reaches `join`.
+fn thread_with_exception() {
+    println!("7. A thread that fails, and one that panics holding a lock");
+    let failed = thread::spawn(|| -> Result<u32, String> { Err("service unreachable".into()) });
+    let error = failed
+        .join()
+        .expect("it returned, it did not panic")
+        .unwrap_err();
+    step(
+        "JoinHandle::join() of a thread returning Err",
+        format!("Ok(Err({error:?}))"),
+    );
+
+    let balance = Arc::new(Lock::new(100));
+    let quiet = panic::take_hook();
+    panic::set_hook(Box::new(|_| {})); // keep the tour's output clean
+    let panicked = {
+        let balance = Arc::clone(&balance);
+        thread::spawn(move || {
+            let mut balance = balance.lock();
+            *balance -= 30;
+            panic!("crashed halfway through a transfer");
+        })
+        .join()
+    };
+    panic::set_hook(quiet);
+    assert!(panicked.is_err());
+    let guard = balance.lock();
+    assert_eq!(*guard, 70);
+    step(
+        "Lock::lock() after a holder panicked",
+        format!(
+            "join() gave Err(panic); the lock is free, not poisoned, and shows the \
+             half-done transfer: {}",
+            *guard
+        ),
+    );
+    println!();
+}
+
+/// 8. The guide's synchronised workers: phases in lockstep, an action per phase.
 fn phases() {
     const PARTIES: usize = 3;
     const PHASES: usize = 3;
-    println!("5. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
-    let completed = std::sync::Arc::new(AtomicUsize::new(0));
+    println!("8. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
+    let completed = Arc::new(AtomicUsize::new(0));
     let barrier = {
-        let completed = std::sync::Arc::clone(&completed);
+        let completed = Arc::clone(&completed);
         Barrier::with_action(PARTIES, move || {
-            let phase = completed.fetch_add(1, Ordering::SeqCst) + 1;
-            println!("   action: phase {phase} complete, releasing everyone");
+            completed.fetch_add(1, Ordering::SeqCst);
         })
     };
     let leaders = AtomicUsize::new(0);
@@ -193,24 +380,26 @@ fn phases() {
         for _ in 0..PARTIES {
             s.spawn(|| {
                 for _ in 0..PHASES {
-                    // ... compute this worker's share of the phase ...
-                    let arrival = barrier.wait().expect("nobody breaks this barrier");
-                    if arrival.is_leader() {
+                    // ... this worker's share of the phase ...
+                    if barrier.wait().expect("nobody breaks it").is_leader() {
                         leaders.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             });
         }
     });
-    println!(
-        "   {} phases, {} leader(s) in all (one per phase)",
-        completed.load(Ordering::SeqCst),
-        leaders.load(Ordering::Relaxed)
+    assert_eq!(completed.load(Ordering::SeqCst), PHASES);
+    assert_eq!(leaders.into_inner(), PHASES);
+    step(
+        "Barrier::with_action(3, action) and Barrier::wait()",
+        format!("{PHASES} phases, the action ran once per phase, one leader each"),
     );
     let lonely = Barrier::new(2);
-    println!(
-        "   a wait that nobody joins, with a 10 ms timeout: {:?}; broken now: {}",
-        lonely.wait_for(Duration::from_millis(10)).unwrap_err(),
-        lonely.is_broken()
+    let result = lonely.wait_for(Duration::from_millis(10));
+    assert_eq!(result, Err(BarrierWaitError::Timeout));
+    assert!(lonely.is_broken());
+    step(
+        "Barrier::wait_for(10 ms) that nobody joins",
+        "Err(Timeout), and the barrier is broken for everyone, as in Python\n",
     );
 }
