@@ -70,6 +70,10 @@ pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
+#[cfg(loom)]
+#[doc(hidden)]
+pub use facade::loom_hooks; // hooks for threadkit's own loom models, not API
+
 #[cfg(doctest)]
 mod doctests;
 

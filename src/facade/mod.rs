@@ -54,6 +54,8 @@ pub(crate) use native::*;
 mod model;
 #[cfg(loom)]
 pub(crate) use model::*;
+#[cfg(loom)]
+pub use model::loom_hooks; // the glob above is crate-only; lib.rs re-exports this
 
 pub(crate) use raw_mutex::{RawMutex, raw_mutex};
 

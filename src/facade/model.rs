@@ -150,15 +150,16 @@ impl SpinWait {
 /// `RawMutex` runs the same protocol as natively.
 ///
 /// The parking lot's `be_fair` timer (true about every 0.5 ms) becomes "every
-/// other unpark that wakes a thread, starting with the first", so a model with
-/// one contended unlock explores the hand-off, and one with two explores the
-/// barging unlock as well.
+/// other unpark that wakes a thread", starting with a hand-off or with a barging
+/// unlock as [`loom_hooks::with_lot_phase`] chose when the lot was created (a
+/// hand-off by default), so a model run in both phases explores both kinds of
+/// unlock at each of its contended unlocks.
 #[derive(Debug)]
 pub(crate) struct Lot {
     queue: loom::sync::Mutex<LotQueue>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct LotQueue {
     parked: VecDeque<Arc<LotWaiter>>,
     wakes: usize,
@@ -181,8 +182,16 @@ impl LotWaiter {
 impl Lot {
     /// An empty lot.
     pub(crate) fn new() -> Lot {
+        // `be_fair` is true when the count of waking unparks becomes odd.
+        let wakes = match loom_hooks::lot_phase() {
+            loom_hooks::LotPhase::FairFirst => 0,
+            loom_hooks::LotPhase::BargingFirst => 1,
+        };
         Lot {
-            queue: loom::sync::Mutex::new(LotQueue::default()),
+            queue: loom::sync::Mutex::new(LotQueue {
+                parked: VecDeque::new(),
+                wakes,
+            }),
         }
     }
 
@@ -209,6 +218,7 @@ impl Lot {
                 return ParkResult::Invalid;
             }
             queue.parked.push_back(me.clone());
+            loom_hooks::count_parked(1);
         }
         if deadline.is_some() {
             loom::thread::yield_now();
@@ -223,6 +233,7 @@ impl Lot {
             }
             if deadline.is_some() {
                 queue.parked.retain(|waiter| !Arc::ptr_eq(waiter, &me));
+                loom_hooks::count_parked(-1);
                 timed_out(queue.parked.is_empty());
                 return ParkResult::TimedOut;
             }
@@ -242,6 +253,9 @@ impl Lot {
     ) {
         let mut queue = self.queue.lock().unwrap();
         let woken = queue.parked.pop_front();
+        if woken.is_some() {
+            loom_hooks::count_parked(-1);
+        }
         queue.wakes += usize::from(woken.is_some());
         let result = UnparkResult {
             unparked_threads: usize::from(woken.is_some()),
@@ -269,4 +283,77 @@ pub(crate) fn spin_before_park(
 /// Under loom nothing spins, so nothing depends on the CPU count.
 pub(crate) fn parallelism() -> usize {
     usize::MAX
+}
+
+/// Hooks for threadkit's own loom models: re-exported (hidden) as
+/// `threadkit::loom_hooks` under `--cfg loom` only. Not API: they may change.
+///
+/// Their state is in *std* thread-locals of the OS thread that runs the model:
+/// loom runs every thread of every execution on the thread that called
+/// `loom::model`, while the test harness runs each test on its own OS thread, so
+/// models that run in parallel do not see each other's settings.
+pub mod loom_hooks {
+    use core::cell::Cell;
+
+    /// What the model parking lot of a lock answers to its first waking unpark
+    /// (`be_fair`); later ones alternate.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub enum LotPhase {
+        /// The 1st, 3rd, ... contended unlock hands the lock to the longest-parked
+        /// thread; the 2nd, 4th, ... release it for anyone to take (the default).
+        #[default]
+        FairFirst,
+        /// The 1st, 3rd, ... contended unlock releases the lock for anyone to
+        /// take; the 2nd, 4th, ... hand it over.
+        BargingFirst,
+    }
+
+    impl LotPhase {
+        /// Both phases, the default first.
+        pub const BOTH: [LotPhase; 2] = [LotPhase::FairFirst, LotPhase::BargingFirst];
+    }
+
+    std::thread_local! {
+        static PHASE: Cell<LotPhase> = const { Cell::new(LotPhase::FairFirst) };
+        static PARKED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// Runs `f` (typically `|| loom::model(...)`) with every lock created in it
+    /// on this OS thread starting in `phase`; the previous phase is restored
+    /// afterwards, also if `f` panics.
+    pub fn with_lot_phase<R>(phase: LotPhase, f: impl FnOnce() -> R) -> R {
+        struct Restore(LotPhase);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                PHASE.with(|current| current.set(self.0));
+            }
+        }
+        let _restore = Restore(PHASE.with(|current| current.replace(phase)));
+        f()
+    }
+
+    /// The phase in which locks created now start.
+    pub fn lot_phase() -> LotPhase {
+        PHASE.with(Cell::get)
+    }
+
+    /// How many threads are parked right now in the parking lots of every
+    /// `Lock` and `RLock` of the running execution (a thread counts from the
+    /// moment its lot queued it until an unlock dequeues it or it times out).
+    /// For ordering a model's threads ("T2 parked before T3"): it is plain
+    /// data, invisible to loom, so read it in a `yield_now` loop.
+    pub fn threads_parked_on_locks() -> usize {
+        PARKED.with(Cell::get)
+    }
+
+    /// Counts threads into (`1`) or out of (`-1`) a lot's queue, under its lock.
+    pub(crate) fn count_parked(delta: isize) {
+        PARKED.with(|parked| {
+            let now = parked
+                .get()
+                .checked_add_signed(delta)
+                .expect("more threads left the lots than entered them");
+            parked.set(now);
+        });
+    }
 }
