@@ -192,7 +192,7 @@ impl RawMutex {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return false;
             }
-            #[cfg(test)]
+            #[cfg(all(test, not(loom)))]
             tests::WAITED.with(|waited| waited.set(waited.get() + 1));
             if state & PARKED == 0 && spin.spin() {
                 state = self.state.load(Ordering::Relaxed);
