@@ -24,7 +24,7 @@ use core::fmt;
 use core::time::Duration;
 use std::panic::{self, AssertUnwindSafe};
 
-use crate::facade::{self, Instant, Mutex};
+use crate::facade::{self, Instant, Mutex, SpinPolicy};
 use crate::wait_queue::{Cancel, Spin, Token, WaitQueue, Wakeups};
 
 /// The generation tripped: every party arrived.
@@ -84,6 +84,8 @@ type Action = Box<dyn FnMut() + Send + 'static>;
 pub struct Barrier {
     parties: usize,
     state: Mutex<State>,
+    /// Whether waiters poll before parking.
+    spin: SpinPolicy,
 }
 
 struct State {
@@ -238,6 +240,7 @@ impl Barrier {
                 queue: WaitQueue::new(),
                 late: WaitQueue::new(),
             }),
+            spin: SpinPolicy::new(),
         }
     }
 
@@ -408,9 +411,9 @@ impl Barrier {
 
     /// Waiters poll before parking only if all parties can run at once: with
     /// more parties than CPUs, a poller takes CPU time from a thread yet to arrive.
-    fn spin(&self) -> Spin {
+    fn spin(&self) -> Spin<'_> {
         if self.parties <= facade::parallelism() {
-            Spin::First
+            Spin::Adaptive(&self.spin)
         } else {
             Spin::Never
         }

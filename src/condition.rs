@@ -10,7 +10,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
+use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, SpinPolicy, const_fn};
 use crate::lock::LockGuard;
 use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
@@ -75,6 +75,8 @@ pub struct Condition {
     state: Mutex<State>,
     /// `state.queue.len()`, mirrored so that a notify with nobody waiting takes no lock.
     waiting: AtomicUsize,
+    /// Whether waiters poll before parking.
+    spin: SpinPolicy,
 }
 
 struct State {
@@ -116,6 +118,7 @@ impl Condition {
             Condition {
                 state: facade::mutex(State { queue: WaitQueue::new(), lock: 0 }),
                 waiting: AtomicUsize::new(0),
+                spin: SpinPolicy::new(),
             }
         }
     }
@@ -409,7 +412,7 @@ impl Condition {
             waiter
         };
         let timed_out = LockGuard::unlocked(guard, || {
-            let token = waiter.wait(&self.state, deadline, Spin::First, |state| {
+            let token = waiter.wait(&self.state, deadline, Spin::Adaptive(&self.spin), |state| {
                 let removed = state.queue.remove(&waiter).is_some();
                 self.waiting.store(state.queue.len(), Ordering::Relaxed);
                 Cancel::removed(removed)

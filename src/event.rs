@@ -13,7 +13,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
+use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, SpinPolicy, const_fn};
 use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const SET: usize = 1;
@@ -60,6 +60,8 @@ const QUEUED: usize = 2;
 pub struct Event {
     state: AtomicUsize,
     queue: Mutex<WaitQueue>,
+    /// Whether waiters poll before parking.
+    spin: SpinPolicy,
 }
 
 impl Event {
@@ -73,6 +75,7 @@ impl Event {
             Event {
                 state: AtomicUsize::new(0),
                 queue: facade::mutex(WaitQueue::new()),
+                spin: SpinPolicy::new(),
             }
         }
     }
@@ -156,7 +159,16 @@ impl Event {
     ///     event.wait();
     /// });
     /// ```
+    #[inline]
     pub fn wait(&self) {
+        // The fast path is `is_set`'s one load; the rest stays out of line.
+        if !self.is_set() {
+            self.wait_slow();
+        }
+    }
+
+    #[cold]
+    fn wait_slow(&self) {
         let up = self.wait_until_opt(None);
         debug_assert!(up, "an untimed wait returns only when the flag was set");
     }
@@ -174,7 +186,8 @@ impl Event {
     /// ```
     #[must_use = "the result says whether the flag was set or the wait timed out"]
     pub fn wait_for(&self, timeout: Duration) -> bool {
-        self.wait_until_opt(facade::deadline_after(timeout))
+        // Checked before the clock is read: a set event answers in one load.
+        self.is_set() || self.wait_until_opt(facade::deadline_after(timeout))
     }
 
     /// Blocks until the flag is up or `deadline` passes; returns the flag's value.
@@ -217,7 +230,7 @@ impl Event {
             }
             queue.push(())
         };
-        let token = waiter.wait(&self.queue, deadline, Spin::First, |queue| {
+        let token = waiter.wait(&self.queue, deadline, Spin::Adaptive(&self.spin), |queue| {
             let removed = queue.remove(&waiter).is_some();
             if removed {
                 self.unmark_if_empty(queue);

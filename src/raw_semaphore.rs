@@ -25,7 +25,7 @@
 //! (a large request holds back smaller ones behind it). This is tokio's
 //! `batch_semaphore` policy. A request that times out passes on what it collected.
 
-use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, const_fn};
+use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, SpinPolicy, const_fn};
 use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
 const QUEUED: usize = 1;
@@ -61,6 +61,8 @@ pub(crate) struct RawSemaphore {
     state: AtomicUsize,
     queue: Mutex<WaitQueue<Request>>,
     bound: usize,
+    /// Whether waiters poll before parking.
+    spin: SpinPolicy,
 }
 
 /// What [`RawSemaphore::release`] does with permits that would exceed the bound.
@@ -85,6 +87,7 @@ impl RawSemaphore {
                 state: AtomicUsize::new(permits << 1),
                 queue: facade::mutex(WaitQueue::new()),
                 bound,
+                spin: SpinPolicy::new(),
             }
         }
     }
@@ -175,7 +178,7 @@ impl RawSemaphore {
             queue.push(Request { needed: n, granted })
         };
         let mut wakeups = Wakeups::new();
-        let token = waiter.wait(&self.queue, deadline, Spin::First, |queue| {
+        let token = waiter.wait(&self.queue, deadline, Spin::Adaptive(&self.spin), |queue| {
             match queue.remove(&waiter) {
                 Some(request) => {
                     self.hand_out(queue, request.granted, &mut wakeups);

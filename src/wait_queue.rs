@@ -6,7 +6,8 @@
 //! 1. under the state lock, check the condition; if it does not hold, [`push`]
 //!    a waiter (with whatever per-waiter data `D` the primitive needs);
 //! 2. release the state lock and [`Waiter::wait`]: poll for the token briefly
-//!    (unless told [`Spin::Never`]), then park until it comes;
+//!    (as the queue's [`SpinPolicy`] allows; never with [`Spin::Never`]), then
+//!    park until it comes;
 //! 3. a waker, holding the state lock, pops waiters from the front and stores a
 //!    non-zero *token* in each (the token says why: "notified", "broken", ...),
 //!    then unparks them after releasing the lock ([`Wakeups`]);
@@ -28,7 +29,7 @@
 
 use std::collections::VecDeque;
 
-use crate::facade::{self, Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker};
+use crate::facade::{Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker, SpinPolicy};
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
 pub(crate) type Token = core::num::NonZeroUsize;
@@ -37,11 +38,12 @@ pub(crate) type Token = core::num::NonZeroUsize;
 pub(crate) const NOTIFIED: Token = Token::MIN;
 
 /// Whether a waiter polls its token for a few microseconds before it parks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Spin {
-    /// Poll first ([`facade::spin_before_park`]): a waker on another CPU often
-    /// answers sooner than a park and wake-up would take.
-    First,
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Spin<'a> {
+    /// Poll first if the queue's [`SpinPolicy`] says it pays (see
+    /// `facade::spin`): a waker on another CPU often answers sooner than a
+    /// park and wake-up would take.
+    Adaptive(&'a SpinPolicy),
     /// Park at once: the threads that will wake this one cannot all be running,
     /// so polling would only take CPU time from them.
     Never,
@@ -70,10 +72,14 @@ impl Waiter {
 
     /// Blocks until woken (returns the token) or until `deadline` passes (returns
     /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
-    fn park_until(&self, deadline: Option<Instant>, spin: Spin) -> Option<Token> {
-        if spin == Spin::First
-            && facade::spin_before_park(deadline, || self.token.load(Ordering::Relaxed) != 0)
-        {
+    fn park_until(&self, deadline: Option<Instant>, spin: Spin<'_>) -> Option<Token> {
+        let became_ready = match spin {
+            Spin::Adaptive(policy) => {
+                policy.spin(deadline, || self.token.load(Ordering::Relaxed) != 0)
+            }
+            Spin::Never => false,
+        };
+        if became_ready {
             return self.token();
         }
         loop {
@@ -93,7 +99,7 @@ impl Waiter {
         &self,
         state: &Mutex<S>,
         deadline: Option<Instant>,
-        spin: Spin,
+        spin: Spin<'_>,
         cancel: impl FnOnce(&mut S) -> Cancel,
     ) -> Option<Token> {
         if let Some(token) = self.park_until(deadline, spin) {

@@ -19,7 +19,7 @@
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
 //! | `Parker` | the thread's park token (`std::thread::park`) | a `loom::sync::Notify` per waiter |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
-//! | `spin_before_park`, `parallelism` | poll up to 10 µs, at most CPUs - 1 pollers | no polling |
+//! | `SpinPolicy`, `parallelism` | [`mod@spin`]: poll up to 10 µs when it pays, learned per wait queue | no polling |
 //!
 //! # Time under loom
 //!
@@ -44,6 +44,8 @@ macro_rules! const_fn {
 pub(crate) use const_fn;
 
 mod raw_mutex;
+#[cfg(not(loom))]
+mod spin;
 
 #[cfg(not(loom))]
 mod native;

@@ -271,16 +271,24 @@ impl Lot {
     }
 }
 
-/// No spinning under loom: returns `ready()` at once (the model explores the
-/// interleavings a spin would wait out).
-pub(crate) fn spin_before_park(
-    _deadline: Option<Instant>,
-    mut ready: impl FnMut() -> bool,
-) -> bool {
-    ready()
+/// No polling under loom: the model explores the interleavings a poll would
+/// wait out, and a poll would only use up its branch budget.
+#[derive(Debug)]
+pub(crate) struct SpinPolicy;
+
+impl SpinPolicy {
+    /// The policy (nothing to learn under loom).
+    pub(crate) const fn new() -> SpinPolicy {
+        SpinPolicy
+    }
+
+    /// Returns `ready()` at once.
+    pub(crate) fn spin(&self, _deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+        ready()
+    }
 }
 
-/// Under loom nothing spins, so nothing depends on the CPU count.
+/// Under loom nothing polls, so nothing depends on the CPU count.
 pub(crate) fn parallelism() -> usize {
     usize::MAX
 }

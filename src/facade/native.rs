@@ -157,46 +157,4 @@ impl Lot {
     }
 }
 
-/// How long a waiter polls before it parks. Longer than a futex sleep and
-/// wake-up on the machine of docs/benchmarks.md (6-7 µs), so that two threads
-/// handing work back and forth, once one of them had to park, find each other
-/// polling again on the next hand-off instead of settling into parking every
-/// time.
-const SPIN_FOR: core::time::Duration = core::time::Duration::from_micros(10);
-
-/// Threads spinning in [`spin_before_park`] right now, across all primitives.
-static SPINNERS: AtomicUsize = AtomicUsize::new(0);
-
-/// Polls `ready` for up to [`SPIN_FOR`] (never past `deadline`) before the
-/// caller parks, and returns whether it became true. Spins only while fewer
-/// threads spin than there are other CPUs: a spinner on an oversubscribed
-/// machine only delays the thread it waits for.
-pub(crate) fn spin_before_park(deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-    if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
-        SPINNERS.fetch_sub(1, Ordering::Relaxed);
-        return ready();
-    }
-    let give_up = Instant::now() + SPIN_FOR;
-    let give_up = deadline.map_or(give_up, |deadline| deadline.min(give_up));
-    let became_ready = 'poll: loop {
-        // Read the clock only every 16 polls: a `PAUSE` is 10-150 cycles.
-        for _ in 0..16 {
-            if ready() {
-                break 'poll true;
-            }
-            core::hint::spin_loop();
-        }
-        if Instant::now() >= give_up {
-            break ready();
-        }
-    };
-    SPINNERS.fetch_sub(1, Ordering::Relaxed);
-    became_ready
-}
-
-/// How many threads can run at once: the CPUs the first caller may use, but at
-/// least two (a thread pinned to one CPU sees one, yet its partners run on others).
-pub(crate) fn parallelism() -> usize {
-    static CACHED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CACHED.get_or_init(|| std::thread::available_parallelism().map_or(2, |cpus| cpus.get().max(2)))
-}
+pub(crate) use super::spin::{SpinPolicy, parallelism};
