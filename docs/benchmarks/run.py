@@ -4,10 +4,12 @@
 Usage: docs/benchmarks/run.py [--rounds N] [--regimes idle,one-cpu,busy] [--quick]
                               [--out DIR] [--svg DIR] [--from DIR] [-- CRITERION ARGS...]
 
-Round k runs, for each regime in turn, `cargo bench --bench lock --bench primitives
---bench cpu` with THREADKIT_BENCH_REGIME set (see benches/common/mod.rs), so the regimes
-of one round are measured minutes apart and a slow spell of the machine hits every regime
-alike. After each run it saves criterion's medians of the groups that run measured
+It builds the three bench binaries (lock, primitives, cpu) once and copies them into
+DIR/bin (DIR/build.txt records `git describe --dirty`), so every run measures the same
+build. Round k then runs, for each regime in turn, the three binaries as `cargo bench`
+would, with THREADKIT_BENCH_REGIME set (see benches/common/mod.rs): the regimes of one
+round are measured minutes apart, so a slow spell of the machine hits every regime alike.
+After each run it saves criterion's medians of the groups that run measured
 (`<regime>-r<k>.json`, by medians.py), benches/cpu.rs's figures (`cpu-<regime>-r<k>.json`)
 and the log (`log-<regime>-r<k>.txt`) in DIR (default: <target dir>/bench-runs/<time>).
 
@@ -26,7 +28,7 @@ Then it prints, per regime, in Markdown:
 Arguments after `--` go to every bench binary (criterion filters, e.g. `-- ping-pong`).
 A full round of the three default regimes takes about 7 minutes on a 2-CPU machine.
 """
-import glob, json, os, pathlib, re, statistics, subprocess, sys, time
+import glob, json, os, pathlib, re, shutil, statistics, subprocess, sys, time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import medians as medians_mod  # noqa: E402
@@ -62,10 +64,36 @@ def target_dir():
     return pathlib.Path(json.loads(meta)["target_directory"])
 
 
+def build(out):
+    """Builds the bench binaries once and copies them into DIR/bin, so that every regime
+    and round measures the same build even if the tree or target/ changes meanwhile."""
+    log("building the benches ...")
+    messages = subprocess.run(["cargo", "bench", "--no-run", "--message-format=json"]
+                              + [f"--bench={b}" for b in BENCHES],
+                              check=True, stdout=subprocess.PIPE, text=True).stdout
+    exes = {}
+    for line in messages.splitlines():
+        msg = json.loads(line)
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") \
+                and msg["target"]["name"] in BENCHES and "bench" in msg["target"]["kind"]:
+            exes[msg["target"]["name"]] = msg["executable"]
+    missing = set(BENCHES) - set(exes)
+    if missing:
+        sys.exit(f"cargo built no executable for {sorted(missing)}")
+    bin_dir = out / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for name, exe in exes.items():
+        shutil.copy2(exe, bin_dir / name)
+    rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+    (out / "build.txt").write_text(f"git {rev or '?'}\nbuilt {time.strftime('%Y-%m-%d %H:%M:%S %Z')}\n")
+    log(f"built {rev or '?'}; binaries in {bin_dir}")
+    return {name: bin_dir / name for name in BENCHES}
+
+
 def run_benches(out, regimes, rounds, bench_args, cpu_rounds):
     criterion = target_dir() / "criterion"
-    log("building the benches ...")
-    subprocess.run(["cargo", "bench", "--no-run"] + [f"--bench={b}" for b in BENCHES], check=True)
+    exes = build(out)
+    package_root = pathlib.Path(__file__).resolve().parents[2]
     for k in range(1, rounds + 1):
         for regime in regimes:
             load = os.getloadavg()
@@ -73,16 +101,19 @@ def run_benches(out, regimes, rounds, bench_args, cpu_rounds):
                 log(f"warning: load average {load[0]:.2f} before the run: the machine is not idle")
             log(f"round {k}/{rounds}, regime {regime} (load {load[0]:.2f}) ...")
             env = dict(os.environ, THREADKIT_BENCH_REGIME=regime,
-                       THREADKIT_CPU_JSON=str(out / f"cpu-{regime}-r{k}.json"))
+                       THREADKIT_CPU_JSON=str(out / f"cpu-{regime}-r{k}.json"),
+                       CRITERION_HOME=str(criterion))
             if cpu_rounds:
                 env["THREADKIT_CPU_ROUNDS"] = str(cpu_rounds)
             started = time.time()
             with open(out / f"log-{regime}-r{k}.txt", "w") as logfile:
                 logfile.write(f"# load average before: {load}\n")
                 logfile.flush()
-                subprocess.run(["cargo", "bench"] + [f"--bench={b}" for b in BENCHES] + ["--"] + bench_args,
-                               env=env, stdout=logfile, stderr=subprocess.STDOUT, check=True)
-            found = medians_mod.medians(criterion, since=started - 1)
+                for name in BENCHES:
+                    # What `cargo bench` runs: the binary with `--bench`, from the package root.
+                    subprocess.run([str(exes[name]), "--bench"] + bench_args, cwd=package_root,
+                                   env=env, stdout=logfile, stderr=subprocess.STDOUT, check=True)
+            found = medians_mod.medians(criterion, since=started)
             (out / f"{regime}-r{k}.json").write_text(json.dumps(found, indent=1) + "\n")
             log(f"  {time.time() - started:.0f} s, {len(found)} criterion medians")
 
