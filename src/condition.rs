@@ -81,7 +81,8 @@ pub struct Condition {
 
 struct State {
     queue: WaitQueue,
-    /// Address of the `Lock` the current waiters hold; meaningful while any wait.
+    /// Address (exposed) of the raw mutex of the `Lock` the current waiters
+    /// released; meaningful while any wait.
     lock: usize,
 }
 
@@ -342,8 +343,11 @@ impl Condition {
         let mut state = self.state.lock();
         let woken = state.queue.wake(n, NOTIFIED, &mut wakeups);
         self.waiting.store(state.queue.len(), Ordering::Relaxed);
+        let lock = state.lock;
         drop(state);
-        wakeups.unpark();
+        // Wait morphing: a woken waiter whose lock is held (usually by us) waits
+        // on the lock's queue for its unlock instead of waking into it.
+        wakeups.unpark_onto(lock);
         woken
     }
 
@@ -394,7 +398,9 @@ impl Condition {
         deadline: Option<Instant>,
         method: &str,
     ) -> WaitTimeoutResult {
-        let lock = LockGuard::lock_addr(guard);
+        // Exposed: a notify turns the address back into the lock to morph onto.
+        let raw = LockGuard::raw(guard);
+        let lock = core::ptr::from_ref(raw).expose_provenance();
         let waiter = {
             let mut state = self.state.lock();
             if state.queue.is_empty() {
@@ -411,15 +417,16 @@ impl Condition {
             self.waiting.store(state.queue.len(), Ordering::Relaxed);
             waiter
         };
-        let timed_out = LockGuard::unlocked(guard, || {
-            let token = waiter.wait(&self.state, deadline, Spin::Adaptive(&self.spin), |state| {
+        let timed_out = LockGuard::unlock_for_wait(guard, || {
+            let spin = Spin::Adaptive(&self.spin);
+            let woken = waiter.wait_morphing(&self.state, deadline, spin, Some(raw), |state| {
                 let removed = state.queue.remove(&waiter).is_some();
                 self.waiting.store(state.queue.len(), Ordering::Relaxed);
                 Cancel::removed(removed)
             });
             // `None` only if we left the queue ourselves: a notify that chose us
             // first is never reported as a timeout.
-            token.is_none()
+            (woken.token.is_none(), woken.holds_lock)
         });
         WaitTimeoutResult(timed_out)
     }

@@ -305,12 +305,39 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
         }
     }
 
-    /// The address of the held lock: identifies it while the guard lives (used
-    /// by [`Condition`](crate::Condition) to check that its waiters share one lock).
-    pub(crate) fn lock_addr(guard: &Self) -> usize {
-        core::ptr::from_ref(lock_api::MutexGuard::mutex(&guard.inner))
-            .cast::<()>()
-            .addr()
+    /// The held lock's raw mutex, for [`Condition`](crate::Condition): its
+    /// address identifies the lock while the guard lives, and a notify may move
+    /// waiters onto its queue.
+    pub(crate) fn raw(guard: &Self) -> &'a RawMutex {
+        // SAFETY: `raw` is unsafe because the raw mutex could be unlocked behind
+        // the guard's back; only `unlock_for_wait` below does that, and it
+        // restores the lock before returning or unwinding.
+        unsafe { lock_api::MutexGuard::mutex(&guard.inner).raw() }
+    }
+
+    /// Releases the lock while `wait` runs, for a `Condition` wait. `wait`
+    /// returns its result and whether it holds the lock again already (a notify
+    /// moved it onto the lock's queue and the unlock handed it over); if not,
+    /// the lock is taken again here, as it is if `wait` panics.
+    pub(crate) fn unlock_for_wait<U>(guard: &mut Self, wait: impl FnOnce() -> (U, bool)) -> U {
+        /// Takes the lock again when dropped, unless forgotten.
+        struct Relock<'r>(&'r RawMutex);
+        impl Drop for Relock<'_> {
+            fn drop(&mut self) {
+                lock_api::RawMutex::lock(self.0);
+            }
+        }
+        let raw = LockGuard::raw(guard);
+        // SAFETY: the guard proves this thread holds the lock; `guard` is
+        // borrowed mutably until the lock is held again, so nothing reads the
+        // value meanwhile.
+        unsafe { lock_api::RawMutex::unlock(raw) };
+        let relock = Relock(raw);
+        let (result, holds_lock) = wait();
+        if holds_lock {
+            core::mem::forget(relock);
+        }
+        result
     }
 
     /// Releases the lock while `f` runs, then takes it again (also if `f`

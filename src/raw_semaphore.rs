@@ -178,15 +178,19 @@ impl RawSemaphore {
             queue.push(Request { needed: n, granted })
         };
         let mut wakeups = Wakeups::new();
-        let token = waiter.wait(&self.queue, deadline, Spin::Adaptive(&self.spin), |queue| {
-            match queue.remove(&waiter) {
-                Some(request) => {
-                    self.hand_out(queue, request.granted, &mut wakeups);
-                    Cancel::TimedOut
-                }
-                None => Cancel::Woken,
-            }
-        });
+        let token =
+            waiter.wait(
+                &self.queue,
+                deadline,
+                Spin::Adaptive(&self.spin),
+                |queue| match queue.remove(&waiter) {
+                    Some(request) => {
+                        self.hand_out(queue, request.granted, &mut wakeups);
+                        Cancel::TimedOut
+                    }
+                    None => Cancel::Woken,
+                },
+            );
         wakeups.unpark();
         token == Some(NOTIFIED)
     }

@@ -29,7 +29,10 @@
 
 use std::collections::VecDeque;
 
-use crate::facade::{Arc, AtomicUsize, Instant, Mutex, Ordering, Parked, Parker, SpinPolicy};
+use crate::facade::{
+    Arc, AtomicUsize, Instant, Lot, LotFlag, Mutex, Ordering, ParkResult, RawMutex, RequeueOp,
+    SpinPolicy, TOKEN_HANDOFF, TOKEN_RETRY,
+};
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
 pub(crate) type Token = core::num::NonZeroUsize;
@@ -49,17 +52,36 @@ pub(crate) enum Spin<'a> {
     Never,
 }
 
-/// One parked thread, shared between its queue entry and the thread itself.
+/// One waiting thread, shared between its queue entry and the thread itself.
+///
+/// It parks in the facade's parking lot under its own address as the key, so
+/// that a `Condition` notify can move it onto a `Lock`'s queue (wait morphing:
+/// `Wakeups::unpark_onto`) instead of waking it into a lock that is still held.
 pub(crate) struct Waiter {
     token: AtomicUsize,
-    parker: Parker,
+    /// Natively a handle to the global parking lot; under loom this entry's own queue.
+    lot: Lot,
+    /// Whether the thread is parked under this entry's key. Written under the
+    /// lot's lock for that key: by the thread's park, by the timeout and by
+    /// the unparks that take it off the key.
+    parked: LotFlag,
+}
+
+/// How a wait ended, for [`Waiter::wait_morphing`].
+pub(crate) struct Woken {
+    /// The token, or `None` if the wait timed out.
+    pub(crate) token: Option<Token>,
+    /// A notify moved the thread onto the lock's queue and the unlock handed
+    /// it the lock: the caller holds it already.
+    pub(crate) holds_lock: bool,
 }
 
 impl Waiter {
     fn for_current_thread() -> Arc<Waiter> {
         Arc::new(Waiter {
             token: AtomicUsize::new(0),
-            parker: Parker::for_current_thread(),
+            lot: Lot::for_entry(),
+            parked: LotFlag::new(false),
         })
     }
 
@@ -70,24 +92,62 @@ impl Waiter {
         Token::new(self.token.load(Ordering::Acquire))
     }
 
-    /// Blocks until woken (returns the token) or until `deadline` passes (returns
-    /// `None`; the caller must then [`WaitQueue::remove`] itself under its lock).
-    fn park_until(&self, deadline: Option<Instant>, spin: Spin<'_>) -> Option<Token> {
+    /// This entry's key in the parking lot.
+    fn key(&self) -> usize {
+        core::ptr::from_ref(self).addr()
+    }
+
+    /// Blocks until woken (returns the token) or until `deadline` passes (the
+    /// token is then `None`; the caller must [`WaitQueue::remove`] itself
+    /// under its lock). `morph` is the lock a notify may move this thread onto.
+    fn park_until(
+        &self,
+        deadline: Option<Instant>,
+        spin: Spin<'_>,
+        morph: Option<&RawMutex>,
+    ) -> Woken {
         let became_ready = match spin {
             Spin::Adaptive(policy) => {
                 policy.spin(deadline, || self.token.load(Ordering::Relaxed) != 0)
             }
             Spin::Never => false,
         };
+        let woken = |holds_lock| Woken {
+            token: self.token(),
+            holds_lock,
+        };
         if became_ready {
-            return self.token();
+            return woken(false);
         }
         loop {
-            if let Some(token) = self.token() {
-                return Some(token);
+            if self.token().is_some() {
+                return woken(false);
             }
-            if self.parker.park_until(deadline) == Parked::TimedOut {
-                return self.token();
+            // Park only while no token is stored: a waker stores it before it
+            // unparks this key, and the lot's lock orders the two checks.
+            let validate = || {
+                let waiting = self.token.load(Ordering::Relaxed) == 0;
+                self.parked.store(waiting, Ordering::Relaxed);
+                waiting
+            };
+            let timed_out = |key, was_last| {
+                if key == self.key() {
+                    self.parked.store(false, Ordering::Relaxed);
+                } else if let Some(lock) = morph {
+                    // Moved onto the lock's queue (so notified) and timed out there.
+                    lock.requeued_waiter_timed_out(was_last);
+                }
+            };
+            // SAFETY: the key is this entry's address, alive while the entry is
+            // (its `Arc` is held here); the closures neither panic nor call into the lot.
+            match unsafe { self.lot.park(self.key(), validate, timed_out, deadline) } {
+                // Moved onto the lock's queue by a notify, then handed the lock.
+                ParkResult::Unparked(TOKEN_HANDOFF) => {
+                    debug_assert!(self.token().is_some(), "moved only once notified");
+                    return woken(true);
+                }
+                ParkResult::Unparked(_) | ParkResult::Invalid => {}
+                ParkResult::TimedOut => return woken(false),
             }
         }
     }
@@ -102,20 +162,40 @@ impl Waiter {
         spin: Spin<'_>,
         cancel: impl FnOnce(&mut S) -> Cancel,
     ) -> Option<Token> {
-        if let Some(token) = self.park_until(deadline, spin) {
-            return Some(token);
+        let woken = self.wait_morphing(state, deadline, spin, None, cancel);
+        debug_assert!(!woken.holds_lock, "handed a lock without one to morph onto");
+        woken.token
+    }
+
+    /// [`wait`](Waiter::wait) for a `Condition`, whose notify may move this
+    /// thread onto `morph`'s queue: the result says whether the thread was
+    /// handed that lock on the way.
+    pub(crate) fn wait_morphing<S>(
+        &self,
+        state: &Mutex<S>,
+        deadline: Option<Instant>,
+        spin: Spin<'_>,
+        morph: Option<&RawMutex>,
+        cancel: impl FnOnce(&mut S) -> Cancel,
+    ) -> Woken {
+        let woken = self.park_until(deadline, spin, morph);
+        if woken.token.is_some() {
+            return woken;
         }
         let mut state = state.lock();
         match cancel(&mut state) {
-            Cancel::TimedOut => None,
+            Cancel::TimedOut => woken,
             Cancel::Woken => {
                 let token = self.token();
                 debug_assert!(token.is_some(), "a dequeued waiter has its token");
-                token
+                Woken {
+                    token,
+                    holds_lock: false,
+                }
             }
             Cancel::Committed => {
                 drop(state);
-                self.park_until(None, Spin::Never)
+                self.park_until(None, Spin::Never, morph)
             }
         }
     }
@@ -249,7 +329,52 @@ impl Wakeups {
     /// Unparks every chosen waiter. Call after releasing the state lock.
     pub(crate) fn unpark(self) {
         for waiter in self.first.into_iter().chain(self.rest) {
-            waiter.parker.unpark();
+            let callback = |_| {
+                waiter.parked.store(false, Ordering::Relaxed);
+                TOKEN_RETRY
+            };
+            // SAFETY: the key is the entry's address, kept alive by this `Arc`;
+            // the callback neither panics nor calls into the lot.
+            unsafe { waiter.lot.unpark_one(waiter.key(), callback) };
+        }
+    }
+
+    /// Wait morphing, for a `Condition`: each chosen waiter that is parked is
+    /// moved onto the queue of `lock` (the address of the `RawMutex` its wait
+    /// released) if that lock is held, to be woken by its unlock, and woken
+    /// now if it is free. A waiter not parked (still polling, or on its way
+    /// out) sees its token by itself. Call after releasing the state lock.
+    pub(crate) fn unpark_onto(self, lock: usize) {
+        for waiter in self.first.into_iter().chain(self.rest) {
+            let validate = || {
+                if !waiter.parked.load(Ordering::Relaxed) {
+                    return RequeueOp::Abort;
+                }
+                // SAFETY: the waiter is parked inside `Condition::wait`, whose
+                // guard borrows the lock: it is alive at least until this
+                // thread is unparked, which needs the lot's lock we hold.
+                let lock = unsafe { &*core::ptr::with_exposed_provenance::<RawMutex>(lock) };
+                if lock.mark_parked_if_held() {
+                    RequeueOp::RequeueOne
+                } else {
+                    RequeueOp::UnparkOne
+                }
+            };
+            let callback = |_, _| {
+                waiter.parked.store(false, Ordering::Relaxed);
+                TOKEN_RETRY
+            };
+            // SAFETY: as in `validate`: the lot asks for the lock's queue only
+            // while the waiter is parked on its key, so inside its wait.
+            let target =
+                || unsafe { (*core::ptr::with_exposed_provenance::<RawMutex>(lock)).lot() };
+            // SAFETY: the keys are the entry's address (kept alive by this
+            // `Arc`) and the lock's; the closures neither panic nor call into the lot.
+            unsafe {
+                waiter
+                    .lot
+                    .unpark_requeue(waiter.key(), target, lock, validate, callback)
+            };
         }
     }
 }

@@ -12,19 +12,18 @@
 //! | name | native | loom |
 //! |---|---|---|
 //! | `RawMutex`, `raw_mutex()` | [`mod@raw_mutex`]: parking_lot's 1-byte, eventually fair mutex with a `fetch_sub` unlock, on `parking_lot_core` | the same code, on a model parking lot (`Lot`) |
-//! | `Lot`, `SpinWait`, `ParkResult`, ... | `parking_lot_core` | a loom queue per mutex, no spinning |
+//! | `Lot`, `SpinWait`, `ParkResult`, `RequeueOp`, ... | `parking_lot_core` (mutexes and wait-queue entries park there) | a loom queue per mutex or entry, no spinning |
 //! | `current_thread_id`, `RawThreadId` | a process-unique counter, cached in a std thread-local | the same counter, cached in a loom thread-local |
 //! | `Mutex<T>`, `mutex()` (internal state) | `lock_api::Mutex<RawMutex, T>` | `loom::sync::Mutex<T>` |
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
-//! | `Parker` | the thread's park token (`std::thread::park`) | a `loom::sync::Notify` per waiter |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
 //! | `SpinPolicy`, `parallelism` | [`mod@spin`]: poll up to 10 µs when it pays, learned per wait queue | no polling |
 //!
 //! # Time under loom
 //!
 //! Loom has no clock and cannot sleep, yet every blocking call in threadkit has a
-//! timed form that must terminate in a model. `Parker::park_until` with a finite deadline
+//! timed form that must terminate in a model. `Lot::park` with a finite deadline
 //! therefore *yields once* under loom and then reports a timeout. The caller
 //! re-checks its wake-up token after that yield, so the model explores both
 //! outcomes: the wake-up arriving before the deadline, and the deadline winning
@@ -54,21 +53,18 @@ pub(crate) use native::*;
 
 #[cfg(loom)]
 mod model;
+// The glob is crate-only; lib.rs re-exports the hooks.
+#[cfg(loom)]
+pub use model::loom_hooks;
 #[cfg(loom)]
 pub(crate) use model::*;
-#[cfg(loom)]
-pub use model::loom_hooks; // the glob above is crate-only; lib.rs re-exports this
 
-pub(crate) use raw_mutex::{RawMutex, raw_mutex};
+pub(crate) use raw_mutex::{RawMutex, TOKEN_HANDOFF, TOKEN_RETRY, raw_mutex};
 
-/// What `Parker::park_until` observed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Parked {
-    /// Woken or spuriously returned: the caller re-checks its condition.
-    Woken,
-    /// The deadline has passed.
-    TimedOut,
-}
+/// A flag written and read only under the parking lot's lock for one key,
+/// which orders it: a plain atomic in both worlds (a loom atomic would only
+/// add interleavings the lock already rules out).
+pub(crate) type LotFlag = core::sync::atomic::AtomicBool;
 
 /// The `Arc` of the owned guards' public API (`Lock::lock_arc`,
 /// `Semaphore::acquire_arc`): std's in both worlds, because callers hold std
@@ -80,8 +76,11 @@ pub(crate) use std::sync::Arc as StdArc;
 /// timed request that can never be granted: it times out as Python's does.
 /// Under loom this yields once (a timed park), or deadlocks the model with `None`.
 pub(crate) fn sleep_until(deadline: Option<Instant>) {
-    let parker = Parker::for_current_thread();
-    while parker.park_until(deadline) != Parked::TimedOut {}
+    let lot = Lot::for_entry();
+    let key = core::ptr::from_ref(&lot).addr();
+    // SAFETY: the key is the address of a local only this thread knows; the
+    // closures neither panic nor call into the lot.
+    while unsafe { lot.park(key, || true, |_, _| {}, deadline) } != ParkResult::TimedOut {}
 }
 
 /// A fresh thread identity: never 0, never handed out twice in this process.

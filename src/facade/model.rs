@@ -9,50 +9,6 @@ pub(crate) use loom::sync::MutexGuard;
 pub(crate) use loom::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 pub(crate) use std::time::Instant;
 
-use super::Parked;
-
-/// Blocks one waiting thread until another thread unparks it.
-///
-/// Under loom this is a `loom::sync::Notify` per waiter, not the thread's park
-/// token: loom treats `Thread::unpark` as "make runnable" whatever the thread is
-/// blocked on, so a late unpark would wake the thread out of an unrelated loom
-/// `Mutex` or `Condvar` (ours or a downstream model's). A `Notify` only wakes a
-/// thread waiting on that very object.
-#[derive(Debug)]
-pub(crate) struct Parker {
-    notify: loom::sync::Notify,
-}
-
-impl Parker {
-    /// A parker for the current thread.
-    pub(crate) fn for_current_thread() -> Parker {
-        Parker {
-            notify: loom::sync::Notify::new(),
-        }
-    }
-
-    /// Untimed: a real loom wait (a lost wake-up becomes a loom deadlock report).
-    /// Timed: one yield, then a timeout, so the model explores the wake-up winning
-    /// the race as well as the deadline winning it.
-    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Parked {
-        match deadline {
-            None => {
-                self.notify.wait();
-                Parked::Woken
-            }
-            Some(_) => {
-                loom::thread::yield_now();
-                Parked::TimedOut
-            }
-        }
-    }
-
-    /// Wakes the waiting thread (or makes its next wait return at once).
-    pub(crate) fn unpark(&self) {
-        self.notify.notify();
-    }
-}
-
 /// The mutex guarding each primitive's internal state: loom's own, which costs
 /// the model two operations per critical section.
 #[derive(Debug)]
@@ -110,6 +66,18 @@ pub(crate) enum ParkResult {
     TimedOut,
 }
 
+/// What `unpark_requeue`'s `validate` decides (the part of parking_lot_core's
+/// type that threadkit uses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequeueOp {
+    /// Do nothing.
+    Abort,
+    /// Wake the longest-parked thread.
+    UnparkOne,
+    /// Move the longest-parked thread to the other key.
+    RequeueOne,
+}
+
 /// The message an unparker hands the thread it wakes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct UnparkToken(pub usize);
@@ -145,9 +113,11 @@ impl SpinWait {
     pub(crate) fn reset(&mut self) {}
 }
 
-/// The parking lot under loom: one FIFO queue per mutex (loom has no global
-/// state that outlives a model run), with parking_lot_core's contract, so
-/// `RawMutex` runs the same protocol as natively.
+/// The parking lot under loom: one FIFO queue per mutex or wait-queue entry
+/// (loom has no global state that outlives a model run), with
+/// parking_lot_core's contract, so `RawMutex` and the wait queue run the same
+/// protocol as natively. The key arguments are ignored (each lot is one key),
+/// except that a parked thread remembers the key it was moved to.
 ///
 /// The parking lot's `be_fair` timer (true about every 0.5 ms) becomes "every
 /// other unpark that wakes a thread", starting with a hand-off or with a barging
@@ -156,42 +126,75 @@ impl SpinWait {
 /// unlock at each of its contended unlocks.
 #[derive(Debug)]
 pub(crate) struct Lot {
-    queue: loom::sync::Mutex<LotQueue>,
+    // A std `Arc` (invisible to loom): a parked thread keeps the queue it is
+    // in, which a requeue changes.
+    queue: std::sync::Arc<loom::sync::Mutex<LotQueue>>,
 }
 
 #[derive(Debug)]
 struct LotQueue {
-    parked: VecDeque<Arc<LotWaiter>>,
+    parked: VecDeque<std::sync::Arc<LotWaiter>>,
     wakes: usize,
+    /// A lock's lot: its threads count in `loom_hooks::threads_parked_on_locks`.
+    lock: bool,
+}
+
+impl LotQueue {
+    /// Counts `delta` threads into or out of this queue.
+    fn count(&self, delta: isize) {
+        if self.lock {
+            loom_hooks::count_parked(delta);
+        }
+    }
 }
 
 #[derive(Debug)]
 struct LotWaiter {
     wake: loom::sync::Notify,
-    // Written and read only under the lot's loom mutex, which orders them; the
-    // std mutex only makes the slot `Sync`.
-    token: std::sync::Mutex<Option<UnparkToken>>,
+    // Written and read only under the loom mutex of the queue the waiter is
+    // in (or, for a requeue, of both), which orders them; the std mutex only
+    // makes the slot `Sync`. Never held across a loom operation.
+    slot: std::sync::Mutex<Slot>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    /// The unparker's token, once woken.
+    token: Option<UnparkToken>,
+    /// The key and queue the waiter is parked in now.
+    key: usize,
+    queue: std::sync::Arc<loom::sync::Mutex<LotQueue>>,
 }
 
 impl LotWaiter {
-    fn token(&self) -> Option<UnparkToken> {
-        *self.token.lock().unwrap()
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot.lock().unwrap()
     }
 }
 
 impl Lot {
-    /// An empty lot.
+    /// An empty lot for a lock.
     pub(crate) fn new() -> Lot {
+        Lot::with_kind(true)
+    }
+
+    /// An empty lot for one wait-queue entry.
+    pub(crate) fn for_entry() -> Lot {
+        Lot::with_kind(false)
+    }
+
+    fn with_kind(lock: bool) -> Lot {
         // `be_fair` is true when the count of waking unparks becomes odd.
         let wakes = match loom_hooks::lot_phase() {
             loom_hooks::LotPhase::FairFirst => 0,
             loom_hooks::LotPhase::BargingFirst => 1,
         };
         Lot {
-            queue: loom::sync::Mutex::new(LotQueue {
+            queue: std::sync::Arc::new(loom::sync::Mutex::new(LotQueue {
                 parked: VecDeque::new(),
                 wakes,
-            }),
+                lock,
+            })),
         }
     }
 
@@ -203,41 +206,56 @@ impl Lot {
     /// None needed under loom; `unsafe` to match the native signature.
     pub(crate) unsafe fn park(
         &self,
-        _key: usize,
+        key: usize,
         validate: impl FnOnce() -> bool,
-        timed_out: impl FnOnce(bool),
+        timed_out: impl FnOnce(usize, bool),
         deadline: Option<Instant>,
     ) -> ParkResult {
-        let me = Arc::new(LotWaiter {
+        let me = std::sync::Arc::new(LotWaiter {
             wake: loom::sync::Notify::new(),
-            token: std::sync::Mutex::new(None),
+            slot: std::sync::Mutex::new(Slot {
+                token: None,
+                key,
+                queue: std::sync::Arc::clone(&self.queue),
+            }),
         });
         {
             let mut queue = self.queue.lock().unwrap();
             if !validate() {
                 return ParkResult::Invalid;
             }
-            queue.parked.push_back(me.clone());
-            loom_hooks::count_parked(1);
+            queue.parked.push_back(std::sync::Arc::clone(&me));
+            queue.count(1);
         }
         if deadline.is_some() {
             loom::thread::yield_now();
         }
+        let mut wait = deadline.is_none();
         loop {
-            if deadline.is_none() {
+            if wait {
                 me.wake.wait();
             }
-            let mut queue = self.queue.lock().unwrap();
-            if let Some(token) = me.token() {
+            let here = std::sync::Arc::clone(&me.slot().queue);
+            let mut queue = here.lock().unwrap();
+            let slot = me.slot();
+            if let Some(token) = slot.token {
                 return ParkResult::Unparked(token);
             }
+            if !std::sync::Arc::ptr_eq(&slot.queue, &here) {
+                wait = false; // moved while we looked: look again where it is now
+                continue;
+            }
             if deadline.is_some() {
-                queue.parked.retain(|waiter| !Arc::ptr_eq(waiter, &me));
-                loom_hooks::count_parked(-1);
-                timed_out(queue.parked.is_empty());
+                let key = slot.key;
+                drop(slot);
+                queue
+                    .parked
+                    .retain(|waiter| !std::sync::Arc::ptr_eq(waiter, &me));
+                queue.count(-1);
+                timed_out(key, queue.parked.is_empty());
                 return ParkResult::TimedOut;
             }
-            // A spurious `Notify` wake-up: wait again.
+            wait = true; // a spurious `Notify` wake-up: wait again
         }
     }
 
@@ -254,7 +272,7 @@ impl Lot {
         let mut queue = self.queue.lock().unwrap();
         let woken = queue.parked.pop_front();
         if woken.is_some() {
-            loom_hooks::count_parked(-1);
+            queue.count(-1);
         }
         queue.wakes += usize::from(woken.is_some());
         let result = UnparkResult {
@@ -264,10 +282,58 @@ impl Lot {
         };
         let token = callback(result);
         if let Some(waiter) = woken {
-            *waiter.token.lock().unwrap() = Some(token);
+            waiter.slot().token = Some(token);
             drop(queue);
             waiter.wake.notify();
         }
+    }
+
+    /// `parking_lot_core::unpark_requeue` for the model, for one thread:
+    /// `to()` is asked for the target lot only while a thread is parked here,
+    /// and both queues are locked (this one first) while `validate` decides.
+    ///
+    /// # Safety
+    ///
+    /// None needed under loom; `unsafe` to match the native signature.
+    pub(crate) unsafe fn unpark_requeue<'a>(
+        &self,
+        _key_from: usize,
+        to: impl FnOnce() -> &'a Lot,
+        key_to: usize,
+        validate: impl FnOnce() -> RequeueOp,
+        callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+    ) {
+        let mut from = self.queue.lock().unwrap();
+        if from.parked.is_empty() {
+            // Natively `validate` would run and find nothing to move either.
+            return;
+        }
+        let to = to();
+        let mut target = to.queue.lock().unwrap();
+        let op = validate();
+        if op == RequeueOp::Abort {
+            return;
+        }
+        let waiter = from.parked.pop_front().expect("checked above");
+        from.count(-1);
+        let result = UnparkResult {
+            unparked_threads: usize::from(op == RequeueOp::UnparkOne),
+            have_more_threads: !from.parked.is_empty(),
+            be_fair: false,
+        };
+        let token = callback(op, result);
+        if op == RequeueOp::RequeueOne {
+            let mut slot = waiter.slot();
+            slot.key = key_to;
+            slot.queue = std::sync::Arc::clone(&to.queue);
+            drop(slot);
+            target.parked.push_back(waiter);
+            target.count(1);
+            return;
+        }
+        waiter.slot().token = Some(token);
+        drop((target, from));
+        waiter.wake.notify();
     }
 }
 
@@ -347,7 +413,8 @@ pub mod loom_hooks {
 
     /// How many threads are parked right now in the parking lots of every
     /// `Lock` and `RLock` of the running execution (a thread counts from the
-    /// moment its lot queued it until an unlock dequeues it or it times out).
+    /// moment its lot queued it, or a `Condition` notify moved it there, until
+    /// an unlock dequeues it or it times out).
     /// For ordering a model's threads ("T2 parked before T3"): it is plain
     /// data, invisible to loom, so read it in a `yield_now` loop.
     pub fn threads_parked_on_locks() -> usize {

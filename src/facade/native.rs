@@ -7,7 +7,7 @@ pub(crate) use std::time::Instant;
 
 use core::num::NonZeroUsize;
 
-use super::{Parked, RawMutex, raw_mutex};
+use super::{RawMutex, raw_mutex};
 
 /// The mutex guarding each primitive's internal state: the same raw mutex as
 /// [`Lock`](crate::Lock).
@@ -51,54 +51,12 @@ unsafe impl lock_api::GetThreadId for RawThreadId {
     }
 }
 
-/// Blocks one waiting thread until another thread unparks it.
-///
-/// Natively this is the thread's own park token (`std::thread::park`), created
-/// by the thread that will park.
-#[derive(Debug)]
-pub(crate) struct Parker {
-    thread: std::thread::Thread,
-}
-
-impl Parker {
-    /// A parker for the current thread.
-    pub(crate) fn for_current_thread() -> Parker {
-        Parker {
-            thread: std::thread::current(),
-        }
-    }
-
-    /// Parks until unparked or `deadline` passes. May return [`Parked::Woken`]
-    /// spuriously: callers re-check their own wake-up condition.
-    pub(crate) fn park_until(&self, deadline: Option<Instant>) -> Parked {
-        match deadline {
-            None => {
-                std::thread::park();
-                Parked::Woken
-            }
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Parked::TimedOut;
-                }
-                std::thread::park_timeout(deadline - now);
-                Parked::Woken
-            }
-        }
-    }
-
-    /// Wakes the parked thread (or makes its next park return at once).
-    pub(crate) fn unpark(&self) {
-        self.thread.unpark();
-    }
-}
-
 pub(crate) use core::sync::atomic::AtomicU8;
-pub(crate) use parking_lot_core::{ParkResult, SpinWait, UnparkResult, UnparkToken};
+pub(crate) use parking_lot_core::{ParkResult, RequeueOp, SpinWait, UnparkResult, UnparkToken};
 
-/// Where [`RawMutex`] parks its waiters: natively the global parking lot of
-/// `parking_lot_core`, keyed by the mutex's address, so this is a zero-sized
-/// handle and the mutex stays one byte.
+/// Where threads park: natively the global parking lot of `parking_lot_core`,
+/// keyed by an address (a [`RawMutex`]'s, or a wait queue entry's), so this is
+/// a zero-sized handle and the mutex stays one byte.
 #[derive(Debug)]
 pub(crate) struct Lot;
 
@@ -108,8 +66,15 @@ impl Lot {
         Lot
     }
 
+    /// A handle to the parking lot, for a wait-queue entry (the same natively;
+    /// under loom a queue of its own that is not a lock's).
+    pub(crate) const fn for_entry() -> Lot {
+        Lot
+    }
+
     /// Parks the current thread on `key` if `validate()` holds under the lot's
-    /// lock; `timed_out(was_last)` runs under that lock if `deadline` passes.
+    /// lock; `timed_out(key, was_last)` runs under that lock if `deadline`
+    /// passes (`key` is where the thread was parked then: requeueing moves it).
     ///
     /// # Safety
     ///
@@ -120,7 +85,7 @@ impl Lot {
         &self,
         key: usize,
         validate: impl FnOnce() -> bool,
-        timed_out: impl FnOnce(bool),
+        timed_out: impl FnOnce(usize, bool),
         deadline: Option<Instant>,
     ) -> ParkResult {
         // SAFETY: the caller's contract is parking_lot_core's; the empty
@@ -130,7 +95,7 @@ impl Lot {
                 key,
                 validate,
                 || {},
-                |_, was_last| timed_out(was_last),
+                timed_out,
                 parking_lot_core::DEFAULT_PARK_TOKEN,
                 deadline,
             )
@@ -153,6 +118,31 @@ impl Lot {
         // SAFETY: the caller's contract is parking_lot_core's.
         unsafe {
             parking_lot_core::unpark_one(key, callback);
+        }
+    }
+
+    /// Under the lot's locks of both keys, asks `validate` what to do with
+    /// the longest-parked thread on `key_from`: wake it (with the token
+    /// `callback` returns), move it to `key_to` in the lot `to()` returns
+    /// (where an unpark of `key_to` will find it), or nothing. `to` is called
+    /// only while a thread is parked on `key_from` (natively never).
+    ///
+    /// # Safety
+    ///
+    /// As `parking_lot_core::unpark_requeue`: both keys are addresses the
+    /// caller owns, and neither closure panics nor calls into the parking lot.
+    #[inline]
+    pub(crate) unsafe fn unpark_requeue<'a>(
+        &self,
+        key_from: usize,
+        _to: impl FnOnce() -> &'a Lot,
+        key_to: usize,
+        validate: impl FnOnce() -> RequeueOp,
+        callback: impl FnOnce(RequeueOp, UnparkResult) -> UnparkToken,
+    ) {
+        // SAFETY: the caller's contract is parking_lot_core's.
+        unsafe {
+            parking_lot_core::unpark_requeue(key_from, key_to, validate, callback);
         }
     }
 }

@@ -59,10 +59,12 @@ fn taken(state: u8) -> u8 {
     (state & PARKED) | LOCKED
 }
 
-/// The woken thread must compete for the lock again.
-const TOKEN_RETRY: UnparkToken = UnparkToken(0);
-/// The lock was handed to the woken thread without being released.
-const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
+/// The woken thread must compete for the lock again (also what a wait queue
+/// gives the threads it wakes itself).
+pub(crate) const TOKEN_RETRY: UnparkToken = UnparkToken(0);
+/// The lock was handed to the woken thread without being released (also to a
+/// `Condition` waiter that a notify moved onto this lock's queue).
+pub(crate) const TOKEN_HANDOFF: UnparkToken = UnparkToken(1);
 
 /// A one-byte, eventually fair raw mutex (see the module docs).
 #[derive(Debug)]
@@ -169,8 +171,46 @@ impl RawMutex {
     }
 
     /// The parking lot's key for this lock.
-    fn addr(&self) -> usize {
+    pub(crate) fn addr(&self) -> usize {
         core::ptr::from_ref(self).addr()
+    }
+
+    /// Where this lock's waiters park (with [`addr`](RawMutex::addr) as the key).
+    pub(crate) fn lot(&self) -> &Lot {
+        &self.lot
+    }
+
+    /// Wait morphing (a `Condition` notify, under the lot's lock of this lock's
+    /// key): if the lock is held or reserved, makes sure `PARKED` is set, so
+    /// that the unlock wakes a thread moved onto its queue, and returns `true`
+    /// (move it); if the lock is free, returns `false` (wake it to compete).
+    pub(crate) fn mark_parked_if_held(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if is_free(state) {
+                return false;
+            }
+            if state & PARKED != 0 {
+                return true;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state | PARKED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    /// A thread moved onto this lock's queue by wait morphing timed out there
+    /// (its wait's deadline; under the lot's lock): as a parked locker would.
+    pub(crate) fn requeued_waiter_timed_out(&self, was_last_thread: bool) {
+        if was_last_thread {
+            self.clear_parked();
+        }
     }
 
     /// parking_lot's acquire: barge in when free, spin a little while nobody
@@ -216,7 +256,7 @@ impl RawMutex {
                 let state = self.state.load(Ordering::Relaxed);
                 state == LOCKED | PARKED || state == PARKED
             };
-            let timed_out = |was_last_thread| {
+            let timed_out = |_key, was_last_thread| {
                 if was_last_thread {
                     self.clear_parked();
                 }
