@@ -1,16 +1,54 @@
 //! Loom models of the lock family: `Lock`, `RLock` and `Condition`.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_lock`
-//! (`LOOM_MAX_PREEMPTIONS=3` bounds the search). Each model is a few threads and
-//! names the property it checks. Under loom, threadkit itself runs on loom's
-//! types, so these check the crate's real code.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release
+//! --target-dir target/loom --test loom_lock` (`LOOM_MAX_PREEMPTIONS=2` bounds the
+//! search). Each model is a few threads and names the property it checks. Under
+//! loom, threadkit itself runs on loom's types, so these check the crate's real code.
+//!
+//! Every model runs twice ([`model`]): the model parking lot decides a contended
+//! unlock's `be_fair` by call order, so one run starts with a fair hand-off and
+//! the other with a barging unlock, and each contended unlock is explored both ways.
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::time::Duration;
+use threadkit::loom_hooks::{self, LotPhase};
 use threadkit::{Condition, Lock, LockGuard, RLock};
+
+/// Runs `f` as a loom model once per [`LotPhase`]: first with every lock's
+/// first contended unlock a fair hand-off, then with it a barging unlock (later
+/// ones alternate). A failure names the phase.
+fn model<F>(f: F)
+where
+    F: Fn() + Sync + Send + 'static,
+{
+    let f = std::sync::Arc::new(f);
+    for phase in LotPhase::BOTH {
+        let f = std::sync::Arc::clone(&f);
+        let _name = NamePhaseOnPanic(phase);
+        loom_hooks::with_lot_phase(phase, || loom::model(move || f()));
+    }
+}
+
+/// Says which phase failed when a model panics.
+struct NamePhaseOnPanic(LotPhase);
+
+impl Drop for NamePhaseOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("(the failing model ran in the {:?} phase)", self.0);
+        }
+    }
+}
+
+/// Waits (yielding to loom) until `n` threads are parked on locks.
+fn until_parked_on_locks(n: usize) {
+    while loom_hooks::threads_parked_on_locks() < n {
+        thread::yield_now();
+    }
+}
 
 /// Enters a critical section: fails the model if another thread is inside.
 fn critical_section(inside: &AtomicUsize) {
@@ -32,7 +70,7 @@ fn increment_in(shared: &Counted, guard: Option<LockGuard<'_, usize>>) {
 
 #[test]
 fn lock_mutual_exclusion_and_no_lost_update() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
         let other = {
             let shared = Arc::clone(&shared);
@@ -50,7 +88,7 @@ fn lock_mutual_exclusion_and_no_lost_update() {
 /// parked thread never woken is a loom deadlock report).
 #[test]
 fn lock_contended_unlock_wakes_a_parked_thread() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
         let others: Vec<_> = (0..2)
             .map(|_| {
@@ -66,12 +104,78 @@ fn lock_contended_unlock_wakes_a_parked_thread() {
     });
 }
 
+/// Issue 7, item 14: eventual fairness is checkable. T1 holds the lock; T2 parks,
+/// then T3 parks (in that order); T1 unlocks and at once tries to barge back in.
+/// Property: a fair hand-off gives the lock to the longest-parked thread, and
+/// nobody, a barger included, takes the lock in between. So the owners are:
+///
+/// - fair phase: T1, then T2 (T1's unlock hands it over; T1's `try_lock` may
+///   succeed only after T2, once T2's barging unlock released it);
+/// - barging phase: T1's unlock releases it. If T2 takes it, T2's unlock (fair)
+///   hands it to T3: T1, T2, T3. If T1 barges back in, T2 parks again, behind T3,
+///   and T1's next unlock (fair) hands it to T3, parked the longest: T1, T1, T3, T2.
+///
+/// Across the barging phase's executions T1 must barge in at least once (the
+/// phase is really explored).
+#[test]
+fn lock_fair_handoff_goes_to_the_longest_parked_thread() {
+    let barged = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for phase in LotPhase::BOTH {
+        barged.store(0, std::sync::atomic::Ordering::Relaxed);
+        let counter = std::sync::Arc::clone(&barged);
+        let _name = NamePhaseOnPanic(phase);
+        loom_hooks::with_lot_phase(phase, || {
+            loom::model(move || {
+                // The owners, in order (1 = T1, the main thread).
+                let owners = Arc::new(Lock::new(Vec::new()));
+                let mut held = owners.lock();
+                held.push(1);
+                let spawn_parker = |me: usize| {
+                    let owners = Arc::clone(&owners);
+                    thread::spawn(move || owners.lock().push(me))
+                };
+                let t2 = spawn_parker(2);
+                until_parked_on_locks(1);
+                let t3 = spawn_parker(3);
+                until_parked_on_locks(2);
+                drop(held); // contended: T2 and T3 are parked
+                if let Some(mut barger) = owners.try_lock() {
+                    barger.push(1);
+                }
+                t2.join().unwrap();
+                t3.join().unwrap();
+                let owners = owners.lock().clone();
+                match phase {
+                    LotPhase::FairFirst => assert!(
+                        owners == [1, 2, 3] || owners == [1, 2, 1, 3] || owners == [1, 2, 3, 1],
+                        "the fair hand-off did not go to T2, parked the longest: owners {owners:?}"
+                    ),
+                    LotPhase::BargingFirst => {
+                        if owners[1] == 1 {
+                            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        assert!(
+                            owners == [1, 2, 3] || owners == [1, 2, 3, 1] || owners == [1, 1, 3, 2],
+                            "the fair hand-off did not go to the longest-parked thread: owners {owners:?}"
+                        );
+                    }
+                }
+            });
+        });
+        let barged = barged.load(std::sync::atomic::Ordering::Relaxed);
+        match phase {
+            LotPhase::FairFirst => assert_eq!(barged, 0),
+            LotPhase::BargingFirst => assert!(barged > 0, "no execution let T1 barge in"),
+        }
+    }
+}
+
 /// A waiter that times out while others are parked or the lock is being handed
 /// over: its clean-up of the `PARKED` bit never frees a lock that is held or
 /// reserved (mutual exclusion) and never strands the other waiter (no lost wake-up).
 #[test]
 fn lock_timed_out_waiter_strands_nobody() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(0usize), AtomicUsize::new(0)));
         let timed = {
             let shared = Arc::clone(&shared);
@@ -95,7 +199,7 @@ fn lock_timed_out_waiter_strands_nobody() {
 
 #[test]
 fn lock_try_lock_never_succeeds_while_held() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(()), AtomicUsize::new(0)));
         let other = {
             let shared = Arc::clone(&shared);
@@ -115,7 +219,7 @@ fn lock_try_lock_never_succeeds_while_held() {
 
 #[test]
 fn lock_timed_acquire_terminates_and_excludes() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(()), AtomicUsize::new(0)));
         let other = {
             let shared = Arc::clone(&shared);
@@ -134,7 +238,7 @@ fn lock_timed_acquire_terminates_and_excludes() {
 
 #[test]
 fn rlock_reentry_and_exclusion() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((RLock::new(()), AtomicUsize::new(0)));
         let other = {
             let shared = Arc::clone(&shared);
@@ -162,7 +266,7 @@ fn rlock_reentry_and_exclusion() {
 
 #[test]
 fn condition_no_lost_wakeup() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(false), Condition::new()));
         let notifier = {
             let shared = Arc::clone(&shared);
@@ -182,7 +286,7 @@ fn condition_no_lost_wakeup() {
 
 #[test]
 fn condition_notify_n_wakes_exactly_n_and_never_spuriously() {
-    loom::model(|| {
+    model(|| {
         // (tickets handed out, waiters returned, waiters queued)
         let shared = Arc::new((Lock::new((0usize, 0usize, 0usize)), Condition::new()));
         let waiters: Vec<_> = (0..2)
@@ -233,7 +337,7 @@ fn condition_notify_n_wakes_exactly_n_and_never_spuriously() {
 
 #[test]
 fn condition_wait_while_sees_the_predicate() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(0usize), Condition::new()));
         let notifiers: Vec<_> = (0..2)
             .map(|_| {
@@ -254,16 +358,23 @@ fn condition_wait_while_sees_the_predicate() {
     });
 }
 
+/// Issue 7, item 16: a notify that takes a timed waiter just after its deadline
+/// is reported as notified. The waiter's timed park yields once and then times
+/// out, so loom explores the notify before the deadline, between the deadline
+/// and the waiter's clean-up (the waiter finds itself already dequeued), and
+/// after the clean-up. Property: `notify_one()` returns `true` exactly when the
+/// waiter's `timed_out()` is `false`, and the waiter is counted once: it leaves
+/// the queue, and nothing is left for a second notify.
 #[test]
 fn condition_timed_wait_never_loses_a_notification() {
-    loom::model(|| {
+    model(|| {
         let shared = Arc::new((Lock::new(()), Condition::new(), AtomicUsize::new(0)));
         let waiter = {
             let shared = Arc::clone(&shared);
             thread::spawn(move || {
                 let mut guard = shared.0.lock();
                 shared.2.store(1, SeqCst); // queued once the lock is released in wait
-                !shared
+                shared
                     .1
                     .wait_for(&mut guard, Duration::from_secs(1))
                     .timed_out()
@@ -276,8 +387,12 @@ fn condition_timed_wait_never_loses_a_notification() {
             }
             thread::yield_now();
         };
-        let woke = waiter.join().unwrap();
-        // A notification that chose the waiter is never reported as a timeout.
-        assert_eq!(notified, woke);
+        let timed_out = waiter.join().unwrap();
+        assert_eq!(
+            notified, !timed_out,
+            "notify_one() returned {notified} but the waiter's timed_out() is {timed_out}"
+        );
+        assert_eq!(shared.1.queued_waiters(), 0, "the waiter is still queued");
+        assert!(!shared.1.notify_one(), "a second notify found a waiter");
     });
 }
