@@ -161,11 +161,43 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
     }
 }
 
-/// How many threads can run at once: the CPUs this process may use, as the
-/// first caller sees them (its affinity mask and cgroup quota included).
+/// How many threads of this process can run at once, computed once.
+///
+/// `available_parallelism()` counts the caller's affinity mask and a cgroup
+/// CPU quota, but a program that pins its worker threads (one per CPU) would
+/// then disable polling for every thread if a pinned one asked first. So on
+/// Linux, where the calling thread's mask is what limits it, the process's
+/// mask (its main thread's, from `/proc/self/status`) counts instead.
 pub(crate) fn parallelism() -> usize {
     static CACHED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CACHED.get_or_init(|| std::thread::available_parallelism().map_or(1, |cpus| cpus.get()))
+    *CACHED.get_or_init(|| {
+        let available = std::thread::available_parallelism().map_or(1, |cpus| cpus.get());
+        let mask = |status| cpus_allowed(&std::fs::read_to_string(status).ok()?);
+        match (mask("/proc/thread-self/status"), mask("/proc/self/status")) {
+            // Limited by this thread's mask, not by a quota: use the process's.
+            (Some(this_thread), Some(process)) if available >= this_thread => process,
+            _ => available,
+        }
+    })
+}
+
+/// The number of CPUs in the `Cpus_allowed_list` line of a `/proc` status
+/// file (`0-3,8,10-11`).
+fn cpus_allowed(status: &str) -> Option<usize> {
+    let list = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Cpus_allowed_list:"))?;
+    let mut count = 0;
+    for range in list.trim().split(',') {
+        count += match range.split_once('-') {
+            Some((first, last)) => last.parse::<usize>().ok()? - first.parse::<usize>().ok()? + 1,
+            None => {
+                range.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (count > 0).then_some(count)
 }
 
 #[cfg(test)]
@@ -201,6 +233,15 @@ mod tests {
             policy.learn(false);
         }
         assert!(!policy.has_credit());
+    }
+
+    /// The affinity list of a `/proc` status file is counted right.
+    #[test]
+    fn cpus_allowed_counts_ranges_and_singles() {
+        let status = "Name:\tx\nCpus_allowed:\tf0f\nCpus_allowed_list:\t0-3,8,10-11\nMems: 0\n";
+        assert_eq!(cpus_allowed(status), Some(7));
+        assert_eq!(cpus_allowed("Cpus_allowed_list:\t0\n"), Some(1));
+        assert_eq!(cpus_allowed("no such line"), None);
     }
 
     /// A poll that finds its condition true at once reports it.
