@@ -5,6 +5,7 @@
 use std::any::Any;
 use std::fmt::Debug;
 use std::panic;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,11 @@ pub const SLACK: Duration = Duration::from_secs(5);
 
 /// How long a hand-shake may take before the test fails instead of hanging.
 pub const HANDSHAKE: Duration = Duration::from_secs(30);
+
+/// The timeout that a call which must return at once is contrasted with (see
+/// [`assert_prompt`]): long, so that half of it is a margin no loaded machine
+/// exhausts, and a call that wrongly waits for it cannot pass for prompt.
+pub const LONG: Duration = Duration::from_secs(10);
 
 /// Runs `f` and measures how long it took.
 pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
@@ -32,6 +38,42 @@ pub fn assert_waited(elapsed: Duration, timeout: Duration) {
         elapsed < timeout + SLACK,
         "overslept: {elapsed:?} for a timeout of {timeout:?}"
     );
+}
+
+/// A call that had to return at once (the event was set, the barrier broken, the
+/// lock free, ...) did, instead of waiting for its `timeout`: it returned within
+/// half of it. `timeout` should be [`LONG`] or longer; a test's short `TIMEOUT`
+/// would leave either no margin for a loaded machine or no room for the bug.
+#[track_caller]
+pub fn assert_prompt(elapsed: Duration, timeout: Duration) {
+    assert!(
+        elapsed < timeout / 2,
+        "took {elapsed:?} with a timeout of {timeout:?}: it waited where it should \
+         have returned at once"
+    );
+}
+
+/// Runs `call`, a zero-timeout or past-deadline call that must try once and
+/// return at once, while another thread stands ready to run `unblock` (which
+/// would end the wait: a release, a `set`, a notify, ...) after [`LONG`]. A
+/// call that wrongly waits (a zero timeout taken for "no timeout") then
+/// returns after `LONG`, typically with the wrong result, and fails
+/// [`assert_prompt`] instead of hanging the test. Returns `call`'s result.
+#[track_caller]
+pub fn try_once<R>(unblock: impl FnOnce() + Send, call: impl FnOnce() -> R) -> R {
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (result, elapsed) = thread::scope(|s| {
+        s.spawn(move || {
+            if done_rx.recv_timeout(LONG) == Err(RecvTimeoutError::Timeout) {
+                unblock();
+            }
+        });
+        let measured = timed(call);
+        drop(done_tx); // the helper ends without unblocking anything
+        measured
+    });
+    assert_prompt(elapsed, LONG);
+    result
 }
 
 /// Unwinds like `panic!(msg)` but without running the panic hook, so the expected
