@@ -47,8 +47,17 @@
 //! No sleep orders threads. Sleeps appear only where time must pass for a timeout
 //! test. Timed waits are checked with `assert_waited`: never before the timeout,
 //! and within `timeout + SLACK` so a loaded two-core machine cannot flake them.
+//! A call that must return at once is given a `LONG` timeout and must return
+//! within half of it (`assert_prompt`); a zero timeout or a past deadline runs
+//! under `try_once`, which would end a wrongly blocking wait after `LONG`.
 //! Every hand-shake has a long timeout, so a broken primitive fails a test and
 //! does not hang it.
+//!
+//! A Condition's waiters count themselves under the Lock before they wait
+//! (`spawn_waiter`), so once the main thread sees the count, they are queued.
+//! A thread blocked in `Lock::lock` shows nowhere; the tests that let such
+//! threads block (`let_others_run`) say why their assertions hold whether or
+//! not the threads have blocked yet.
 #![cfg(not(loom))]
 
 use std::cell::RefCell;
@@ -323,6 +332,9 @@ macro_rules! cpython_base_lock_tests {
                     })
                     .collect();
                 spin_until("every thread to start", || started.load(SeqCst) == N);
+                // No thread can pass the held lock, whether it has blocked in
+                // `lock()` yet or not: letting them run only makes it likelier
+                // that they wait, and the order they take it in is not checked.
                 let_others_run();
                 assert_eq!(finished.load(SeqCst), 0, "a thread got past a held lock");
                 drop(guard);
@@ -378,9 +390,9 @@ macro_rules! cpython_base_lock_tests {
                 // TIMEOUT_MAX is ok: Duration::MAX means "no timeout", not an overflow.
                 drop(lock.try_lock_for(Duration::MAX).expect("a free lock"));
                 // A free lock is taken at once, without waiting for the timeout.
-                let (guard, elapsed) = timed(|| lock.try_lock_for(Duration::from_secs(5)));
+                let (guard, elapsed) = timed(|| lock.try_lock_for(LONG));
                 assert!(guard.is_some());
-                assert!(elapsed < Duration::from_secs(5));
+                assert_prompt(elapsed, LONG);
 
                 let (for_result, until_result) = thread::scope(|s| {
                     s.spawn(|| {
@@ -792,30 +804,46 @@ mod cpython_condition {
         check_notify(&s);
     }
 
+    /// `N` threads wait at once, each for `TIMEOUT`: every wait times out, not
+    /// before its timeout, and the waits overlap (each releases the lock while
+    /// it waits, so the others can start theirs).
     #[test]
     fn test_timeout() {
         const N: usize = 5;
         let lock = Lock::new(());
         let cond = Condition::new();
+        // The waits start together, so that they all overlap even when a
+        // thread is slow to start: one that started `TIMEOUT` after another
+        // would find it gone.
+        let start = Barrier::new(N);
         let results: Vec<_> = thread::scope(|s| {
             let threads: Vec<_> = (0..N)
                 .map(|_| {
                     s.spawn(|| {
+                        start.wait();
                         let mut g = lock.lock();
-                        let (result, elapsed) = timed(|| cond.wait_for(&mut g, TIMEOUT));
+                        let began = Instant::now();
+                        let result = cond.wait_for(&mut g, TIMEOUT);
+                        let ended = Instant::now();
                         assert!(lock.is_locked(), "the lock is held again on return");
-                        (result.timed_out(), elapsed)
+                        (result.timed_out(), began, ended)
                     })
                 })
                 .collect();
             threads.into_iter().map(|t| t.join().unwrap()).collect()
         });
-        assert_eq!(results.len(), N);
-        for (timed_out, elapsed) in results {
+        for &(timed_out, began, ended) in &results {
             // No spurious wake-ups: nobody notified, so every wait timed out.
             assert!(timed_out);
-            assert_waited(elapsed, TIMEOUT);
+            assert_waited(ended - began, TIMEOUT);
         }
+        // Every wait began before any ended: all N waited at the same time.
+        let last_began = results.iter().map(|r| r.1).max().unwrap();
+        let first_ended = results.iter().map(|r| r.2).min().unwrap();
+        assert!(
+            last_began < first_ended,
+            "the waits did not overlap: a wait kept the lock while it waited"
+        );
         assert_eq!(cond.notify_all(), 0, "timed-out waiters left the queue");
     }
 
@@ -939,6 +967,26 @@ mod spec_lock {
         assert_eq!(rlock.into_inner(), 2);
     }
 
+    /// A guard formats as the data it guards, flags included: `LockGuard` with
+    /// the data's `Display` and `Debug`, `RLockGuard` with its `Debug` (as
+    /// std's and parking_lot's guards).
+    #[test]
+    fn guards_format_as_their_data() {
+        let lock = Lock::new(String::from("say \"hi\""));
+        let guard = lock.lock();
+        assert_eq!(format!("{guard}"), "say \"hi\"");
+        assert_eq!(format!("{guard:?}"), r#""say \"hi\"""#);
+        drop(guard);
+        let lock = Lock::new(7.5);
+        assert_eq!(format!("{:>6.2}", lock.lock()), "  7.50");
+        assert_eq!(format!("{:?}", lock.lock()), "7.5");
+        let rlock = RLock::new(vec!["a"]);
+        let outer = rlock.lock();
+        let inner = rlock.lock();
+        assert_eq!(format!("{inner:?}"), r#"["a"]"#);
+        assert_eq!(format!("{outer:#?}"), "[\n    \"a\",\n]");
+    }
+
     /// `Duration::MAX` waits forever, without an overflow panic: a contended
     /// `try_lock_for(Duration::MAX)` returns the lock once it is released.
     #[test]
@@ -965,6 +1013,10 @@ mod spec_lock {
             })
         };
         barrier.wait();
+        // Blocked yet or not, `try_lock_for(Duration::MAX)` must return the lock
+        // once it is released (and not panic on the overflowing deadline), so
+        // the assertions hold either way; letting the waiter run only makes it
+        // likelier that it really waits.
         let_others_run();
         drop(guard);
         drop(rguard);
@@ -1226,6 +1278,32 @@ mod spec_condition {
         join_all(waiters);
     }
 
+    /// `Condition::default()` is a new Condition (usable in a `static` too, via
+    /// `new`); `Debug` shows how many threads wait.
+    #[test]
+    fn default_and_debug() {
+        let s = Arc::new(Shared {
+            state: Lock::new(Waiters::default()),
+            cond: Condition::default(),
+            other: Condition::default(),
+            progress: Condition::default(),
+        });
+        assert_debug_shows(&s.cond, &["Condition", "waiting: 0"]);
+        assert_eq!(s.cond.notify_all(), 0);
+        let waiters = spawn_waiters_in_order(&s, 2, |_| None);
+        assert_debug_shows(&s.cond, &["waiting: 2"]);
+        assert_debug_shows(&s.other, &["waiting: 0"]);
+        let mut g = s.state.lock();
+        notify_and_collect(&s, &mut g, &s.cond, 1, 1);
+        assert_eq!(g.woken, [0]);
+        assert_debug_shows(&s.cond, &["waiting: 1"]);
+        notify_and_collect(&s, &mut g, &s.cond, 1, 1);
+        assert_eq!(g.woken, [0, 1]);
+        assert_debug_shows(&s.cond, &["waiting: 0"]);
+        drop(g);
+        join_all(waiters);
+    }
+
     /// Several Conditions share one Lock; notifying one never wakes the other's
     /// waiters.
     #[test]
@@ -1331,22 +1409,27 @@ mod spec_condition {
         let lock = Lock::new(0);
         let cond = Condition::new();
         let mut g = lock.lock();
-        let (result, elapsed) = timed(|| cond.wait_for(&mut g, Duration::ZERO));
+        // A notify that comes only after `LONG` is not waited for.
+        let notify = || {
+            cond.notify_all();
+        };
+        let result = try_once(notify, || cond.wait_for(&mut g, Duration::ZERO));
         assert!(result.timed_out());
-        assert!(elapsed < SLACK);
         assert!(lock.is_locked());
         *g += 1;
-        let result = cond.wait_until(&mut g, Instant::now());
+        let result = try_once(notify, || cond.wait_until(&mut g, Instant::now()));
         assert!(result.timed_out());
         let mut checks = 0;
-        let result = cond.wait_while_for(
-            &mut g,
-            |_| {
-                checks += 1;
-                true
-            },
-            Duration::ZERO,
-        );
+        let result = try_once(notify, || {
+            cond.wait_while_for(
+                &mut g,
+                |_| {
+                    checks += 1;
+                    true
+                },
+                Duration::ZERO,
+            )
+        });
         assert!(result.timed_out());
         assert_eq!(
             checks, 2,
@@ -1371,12 +1454,12 @@ mod spec_condition {
                     checks += 1;
                     *n < 5
                 },
-                Duration::from_secs(60),
+                LONG,
             )
         });
         assert!(!result.timed_out());
         assert_eq!(checks, 1);
-        assert!(elapsed < SLACK);
+        assert_prompt(elapsed, LONG);
         cond.wait_while(&mut g, |n| *n < 5);
         let result = cond.wait_while_until(&mut g, |n| *n < 5, Instant::now());
         assert!(!result.timed_out());
@@ -1452,12 +1535,12 @@ mod spec_condition {
     fn notify_at_the_deadline_counts_each_wakeup_once() {
         const WAITERS: usize = 24;
         const ROUNDS: usize = 4;
-        let (mut notified, mut woken, mut timed_out) = (0, 0, 0);
+        let (mut notified, mut woken) = (0, 0);
         for _ in 0..ROUNDS {
             let s = Shared::new(Waiters::default());
             let returned = AtomicUsize::new(0);
             let deadline = Instant::now() + Duration::from_millis(30);
-            let results: Vec<bool> = thread::scope(|sc| {
+            let results: Vec<(bool, Instant)> = thread::scope(|sc| {
                 let waiters: Vec<_> = (0..WAITERS)
                     .map(|_| {
                         sc.spawn(|| {
@@ -1465,9 +1548,10 @@ mod spec_condition {
                             g.entered += 1;
                             s.progress.notify_all();
                             let result = s.cond.wait_until(&mut g, deadline);
+                            let now = Instant::now();
                             drop(g);
                             returned.fetch_add(1, SeqCst);
-                            result.timed_out()
+                            (result.timed_out(), now)
                         })
                     })
                     .collect();
@@ -1480,11 +1564,22 @@ mod spec_condition {
                 }
                 waiters.into_iter().map(|w| w.join().unwrap()).collect()
             });
-            woken += results.iter().filter(|&&t| !t).count();
-            timed_out += results.iter().filter(|&&t| t).count();
+            woken += results.iter().filter(|(t, _)| !t).count();
+            // A timeout is reported only once the deadline has passed.
+            for &(timed_out, returned_at) in &results {
+                assert!(
+                    !timed_out || returned_at >= deadline,
+                    "a wait reported a timeout {:?} before its deadline",
+                    deadline - returned_at
+                );
+            }
+            assert_eq!(
+                s.cond.queued_waiters(),
+                0,
+                "a returned waiter stayed queued"
+            );
         }
         assert_eq!(notified, woken, "notify counts and wake-ups disagree");
-        assert_eq!(woken + timed_out, WAITERS * ROUNDS);
     }
 
     /// Timeouts racing notifies: every wake-up `notify` counts is a waiter that
