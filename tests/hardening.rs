@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use common::{HANDSHAKE, spin_until};
 use threadkit::{
-    Barrier, BarrierWaitError, BoundedSemaphore, Condition, Event, Lock, LockGuard,
-    OwnedSemaphorePermit, RLock, Semaphore, SemaphorePermit,
+    Barrier, BarrierWaitError, BarrierWaitResult, BoundedSemaphore, BrokenBarrier, Condition,
+    Event, Lock, LockGuard, OwnedSemaphorePermit, RLock, Semaphore, SemaphorePermit,
 };
 
 /// SPEC, RLock: ownership is tied to a thread identity unique for the life of
@@ -41,16 +41,32 @@ fn rlock_leaked_by_a_dead_thread_is_owned_by_no_later_thread() {
     }
 }
 
-/// The action of a 2-party barrier that blocks until told to return, and a
-/// channel that says when it started.
-fn blocking_action_barrier() -> (Barrier, mpsc::Receiver<()>, mpsc::Sender<()>) {
-    let (started_tx, started_rx) = mpsc::channel();
-    let (go_tx, go_rx) = mpsc::channel::<()>();
+/// Runs one round of a 2-party barrier whose action blocks until told to
+/// return: a first party waits with `first` (its wait is queued before the
+/// second arrives), the second with `wait()`, and `during` runs while the
+/// action does. Returns both arrival indexes (or errors) and the barrier.
+fn round_with_a_blocked_action<R: Send>(
+    first: impl FnOnce(&Barrier) -> Result<BarrierWaitResult, R> + Send,
+    during: impl FnOnce(&Barrier),
+) -> (Result<usize, R>, Result<usize, BrokenBarrier>, Barrier) {
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
     let barrier = Barrier::with_action(2, move || {
         started_tx.send(()).unwrap();
         go_rx.recv_timeout(HANDSHAKE).unwrap();
     });
-    (barrier, started_rx, go_tx)
+    let (first, second) = thread::scope(|s| {
+        let barrier = &barrier;
+        let first = s.spawn(move || first(barrier));
+        spin_until("the first party to queue", || barrier.n_waiting() == 1);
+        let second = s.spawn(|| barrier.wait());
+        started.recv_timeout(HANDSHAKE).unwrap();
+        during(barrier);
+        go.send(()).unwrap();
+        (first.join().unwrap(), second.join().unwrap())
+    });
+    let index = |arrival: BarrierWaitResult| arrival.index();
+    (first.map(index), second.map(index), barrier)
 }
 
 /// SPEC, Barrier: a round trips when its last party arrives, and a waiter of
@@ -59,27 +75,21 @@ fn blocking_action_barrier() -> (Barrier, mpsc::Receiver<()>, mpsc::Sender<()>) 
 #[test]
 fn barrier_waiter_whose_deadline_passes_during_the_action_is_released() {
     // Long enough that the leader surely arrives first even on a loaded machine.
-    const TIMEOUT: Duration = Duration::from_secs(3);
-    let (barrier, started, go) = blocking_action_barrier();
-    thread::scope(|s| {
-        let deadline = Instant::now() + TIMEOUT;
-        let barrier = &barrier;
-        let waiter = s.spawn(move || barrier.wait_until(deadline));
-        spin_until("the waiter to queue", || barrier.n_waiting() == 1);
-        let leader = s.spawn(|| barrier.wait());
-        started.recv_timeout(HANDSHAKE).unwrap();
-        assert!(
-            Instant::now() < deadline,
-            "the leader arrived after the deadline: machine too slow to judge"
-        );
-        // Let the waiter's deadline pass while the action still runs.
-        thread::sleep(
-            deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
-        );
-        go.send(()).unwrap();
-        assert_eq!(waiter.join().unwrap().map(|r| r.index()), Ok(0));
-        assert_eq!(leader.join().unwrap().map(|r| r.index()), Ok(1));
-    });
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let (waiter, leader, barrier) = round_with_a_blocked_action(
+        |barrier| barrier.wait_until(deadline),
+        |_| {
+            assert!(
+                Instant::now() < deadline,
+                "the leader arrived after the deadline: machine too slow to judge"
+            );
+            // Let the waiter's deadline pass while the action still runs.
+            thread::sleep(
+                deadline.saturating_duration_since(Instant::now()) + Duration::from_millis(50),
+            );
+        },
+    );
+    assert_eq!((waiter, leader), (Ok(0), Ok(1)));
     assert!(!barrier.is_broken(), "a completed round broke the barrier");
 }
 
@@ -87,17 +97,8 @@ fn barrier_waiter_whose_deadline_passes_during_the_action_is_released() {
 /// released (in Python it waits for the lock the action holds).
 #[test]
 fn barrier_abort_during_the_action_breaks_after_the_round_is_released() {
-    let (barrier, started, go) = blocking_action_barrier();
-    thread::scope(|s| {
-        let waiter = s.spawn(|| barrier.wait());
-        spin_until("the waiter to queue", || barrier.n_waiting() == 1);
-        let leader = s.spawn(|| barrier.wait());
-        started.recv_timeout(HANDSHAKE).unwrap();
-        barrier.abort();
-        go.send(()).unwrap();
-        assert_eq!(waiter.join().unwrap().map(|r| r.index()), Ok(0));
-        assert_eq!(leader.join().unwrap().map(|r| r.index()), Ok(1));
-    });
+    let (waiter, leader, barrier) = round_with_a_blocked_action(Barrier::wait, Barrier::abort);
+    assert_eq!((waiter, leader), (Ok(0), Ok(1)));
     assert!(barrier.is_broken(), "the abort was lost");
     assert_eq!(
         barrier.wait_for(Duration::ZERO),
@@ -109,18 +110,11 @@ fn barrier_abort_during_the_action_breaks_after_the_round_is_released() {
 /// usable; an `abort` before it in the same action is undone.
 #[test]
 fn barrier_reset_during_the_action_lets_the_round_pass() {
-    let (barrier, started, go) = blocking_action_barrier();
-    thread::scope(|s| {
-        let waiter = s.spawn(|| barrier.wait());
-        spin_until("the waiter to queue", || barrier.n_waiting() == 1);
-        let leader = s.spawn(|| barrier.wait());
-        started.recv_timeout(HANDSHAKE).unwrap();
+    let (waiter, leader, barrier) = round_with_a_blocked_action(Barrier::wait, |barrier| {
         barrier.abort();
         barrier.reset();
-        go.send(()).unwrap();
-        assert!(waiter.join().unwrap().is_ok());
-        assert!(leader.join().unwrap().is_ok());
     });
+    assert_eq!((waiter, leader), (Ok(0), Ok(1)));
     assert!(!barrier.is_broken());
 }
 
