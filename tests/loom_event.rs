@@ -1,6 +1,7 @@
 //! Loom models of `Event`.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test --release --test loom_event`.
+//! Run with `RUSTFLAGS="--cfg loom -C debug-assertions" cargo test --release
+//! --target-dir target/loom --test loom_event`.
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -9,17 +10,27 @@ use loom::thread;
 use std::time::Duration;
 use threadkit::Event;
 
+/// `set` wakes every waiter, and each `wait` it releases happens-after it:
+/// a value written (Relaxed) before `set` is seen by both waiters, whether a
+/// waiter queued before the `set` or found the flag up. (A lost wake-up is a
+/// loom deadlock report.)
 #[test]
 fn event_set_wakes_every_waiter() {
     loom::model(|| {
-        let event = Arc::new(Event::new());
+        let shared = Arc::new((Event::new(), AtomicUsize::new(0)));
         let waiters: Vec<_> = (0..2)
             .map(|_| {
-                let event = Arc::clone(&event);
-                thread::spawn(move || event.wait()) // a lost wake-up: loom deadlock
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    shared.0.wait();
+                    assert!(shared.0.is_set(), "released while the flag is down");
+                    // Relaxed on purpose: only the event orders it.
+                    assert_eq!(shared.1.load(Relaxed), 42, "set's write not visible");
+                })
             })
             .collect();
-        event.set();
+        shared.1.store(42, Relaxed);
+        shared.0.set();
         for waiter in waiters {
             waiter.join().unwrap();
         }
