@@ -58,6 +58,15 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Sets a flag when dropped, also while unwinding.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Keeps the lock held for `HOG_SECTION`, then counts the section (still held, so
 /// a waiter that gets the lock sees the count of every section that finished).
 fn hog_section(sections: &AtomicUsize) {
@@ -176,6 +185,8 @@ mod handoff {
             // The waiter runs on a thread of its own, so the pinning ends with it
             // (with `--test-threads=1`, this is the harness's main thread).
             let waiter = s.spawn(|| {
+                // Stops the hog however this thread ends (a panic included).
+                let _stop = StopOnDrop(&stop);
                 waiter_tid.store(current_tid() as usize, Ordering::SeqCst);
                 pin_to(waiter_cpu);
                 while sections.load(Ordering::Relaxed) == 0 {
@@ -194,11 +205,9 @@ mod handoff {
                         seen.push(passes.load(Ordering::SeqCst));
                     });
                     if !acquired || stop.load(Ordering::SeqCst) {
-                        stop.store(true, Ordering::SeqCst);
                         return (acquired, seen);
                     }
                 }
-                stop.store(true, Ordering::SeqCst);
                 (true, seen)
             });
             let (acquired, seen) = waiter.join().expect("the waiter panicked");
@@ -293,6 +302,9 @@ fn sections_passed_under_a_hog(
     let stop = AtomicBool::new(false);
     let mut passed = Vec::with_capacity(ACQUISITIONS);
     thread::scope(|s| {
+        // Stops the hog also when an assertion below fails (else the scope
+        // would wait for it forever).
+        let _stop = StopOnDrop(&stop);
         s.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 hog();
