@@ -17,8 +17,10 @@
 //!    ([`SpinPolicy`]): a poll that ends in a wake-up earns 1, a poll that ends
 //!    in a park costs 2, so a queue polls only while at least two of three polls
 //!    succeed (where a failed poll costs about what a successful one saves).
-//!    At zero credit it parks at once, and polls one wait in
-//!    [`PROBE_EVERY`] to notice when the regime changes.
+//!    At zero credit it parks at once, and polls one wait in 16 as a probe, to
+//!    notice when the regime changes; each failed probe doubles that interval
+//!    (up to one in [`PROBE_EVERY_MAX`]) and each successful one halves it, so
+//!    on a machine where polling never pays, probes cost next to nothing.
 //! 4. **We keep the CPU.** A poll ends, as a failure, the moment the clock
 //!    shows this thread was descheduled (a gap between two clock reads far
 //!    longer than the polls between them): the machine is oversubscribed.
@@ -45,30 +47,48 @@ const CREDIT_MAX: u32 = 6;
 /// Credit a new queue starts with: it polls until it learns otherwise.
 const CREDIT_START: u32 = 2;
 
-/// With no credit, one wait in this many polls anyway, to learn whether
-/// polling pays again.
-const PROBE_EVERY: u32 = 16;
+/// With no credit, one wait in `2^shift` polls anyway (a probe), to learn
+/// whether polling pays again; `shift` moves between these bounds.
+const PROBE_SHIFT_MIN: u32 = 4;
+const PROBE_SHIFT_MAX: u32 = 10;
+/// The longest interval between probes, in waits.
+const PROBE_EVERY_MAX: u32 = 1 << PROBE_SHIFT_MAX;
 
 /// Threads polling right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 
 /// One wait queue's record of whether polling pays (see the module docs).
 ///
-/// One word: the credit in the low byte, a count of waits that skipped the
-/// poll above it. Updated with relaxed atomics: it only steers a heuristic.
+/// One word: the credit in bits 0-7, the probe interval's shift in bits 8-11,
+/// and above them a count of waits that skipped the poll since the last one
+/// (it may wrap: intervals are powers of two). Updated with relaxed atomics: it
+/// only steers a heuristic.
 #[derive(Debug)]
 pub(crate) struct SpinPolicy {
     state: AtomicU32,
 }
 
 const CREDIT_MASK: u32 = 0xff;
-const SKIP_ONE: u32 = 0x100;
+const SHIFT_AT: u32 = 8;
+const SHIFT_MASK: u32 = 0xf << SHIFT_AT;
+const SKIP_ONE: u32 = 1 << 12;
+
+/// Whether a wait polls, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Decision {
+    /// Polling has been paying.
+    Poll,
+    /// No credit, but this wait probes.
+    Probe,
+    /// No credit: park at once.
+    Park,
+}
 
 impl SpinPolicy {
     /// A policy that starts out polling.
     pub(crate) const fn new() -> SpinPolicy {
         SpinPolicy {
-            state: AtomicU32::new(CREDIT_START),
+            state: AtomicU32::new(CREDIT_START | PROBE_SHIFT_MIN << SHIFT_AT),
         }
     }
 
@@ -76,7 +96,11 @@ impl SpinPolicy {
     /// allow; returns whether `ready()` became true.
     #[inline]
     pub(crate) fn spin(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-        if parallelism() == 1 || !self.has_credit() {
+        if parallelism() == 1 {
+            return ready();
+        }
+        let decision = self.decide();
+        if decision == Decision::Park {
             return ready();
         }
         if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
@@ -85,9 +109,10 @@ impl SpinPolicy {
         }
         let outcome = poll(deadline, &mut ready);
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
+        let probed = decision == Decision::Probe;
         match outcome {
-            Poll::Ready => self.learn(true),
-            Poll::GaveUp | Poll::Descheduled => self.learn(false),
+            Poll::Ready => self.learn(true, probed),
+            Poll::GaveUp | Poll::Descheduled => self.learn(false, probed),
             // Not the queue's fault: the caller's deadline cut the poll short.
             Poll::Deadline => {}
         }
@@ -95,17 +120,23 @@ impl SpinPolicy {
     }
 
     /// Whether to poll this time: with credit, or as a probe.
-    fn has_credit(&self) -> bool {
+    fn decide(&self) -> Decision {
         let state = self.state.load(Ordering::Relaxed);
         if state & CREDIT_MASK != 0 {
-            return true;
+            return Decision::Poll;
         }
-        let skipped = self.state.fetch_add(SKIP_ONE, Ordering::Relaxed) / SKIP_ONE;
-        skipped % PROBE_EVERY == PROBE_EVERY - 1
+        let state = self.state.fetch_add(SKIP_ONE, Ordering::Relaxed);
+        let every = 1 << ((state & SHIFT_MASK) >> SHIFT_AT);
+        if (state / SKIP_ONE) % every == every - 1 {
+            Decision::Probe
+        } else {
+            Decision::Park
+        }
     }
 
-    /// Records a poll's outcome: +1 for a success, -2 for a failure.
-    fn learn(&self, succeeded: bool) {
+    /// Records a poll's outcome: +1 credit for a success, -2 for a failure;
+    /// a probe's outcome also halves or doubles the probe interval.
+    fn learn(&self, succeeded: bool, probed: bool) {
         let _ = self
             .state
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| {
@@ -115,7 +146,15 @@ impl SpinPolicy {
                 } else {
                     credit.saturating_sub(2)
                 };
-                Some(credit) // also resets the skip count
+                let mut shift = (state & SHIFT_MASK) >> SHIFT_AT;
+                if probed {
+                    shift = if succeeded {
+                        shift.saturating_sub(1).max(PROBE_SHIFT_MIN)
+                    } else {
+                        (shift + 1).min(PROBE_SHIFT_MAX)
+                    };
+                }
+                Some(credit | shift << SHIFT_AT) // the skip count starts again
             });
     }
 }
@@ -204,21 +243,47 @@ fn cpus_allowed(status: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// A queue whose polls keep failing stops polling, probes now and then,
-    /// and polls again once a probe succeeds.
+    /// How many of `waits` waits a policy lets poll.
+    fn polls(policy: &SpinPolicy, waits: u32) -> usize {
+        (0..waits)
+            .filter(|_| policy.decide() != Decision::Park)
+            .count()
+    }
+
+    /// A queue whose polls keep failing stops polling and probes now and
+    /// then, less and less often while probes fail; a successful probe gives
+    /// it credit again.
     #[test]
-    fn failing_polls_stop_polling_and_a_successful_probe_restarts_it() {
+    fn failing_polls_stop_polling_and_probes_back_off() {
         let policy = SpinPolicy::new();
-        policy.learn(false);
-        assert!(
-            !policy.has_credit(),
-            "two failures from the start use up the credit"
+        policy.learn(false, false);
+        assert_eq!(
+            policy.decide(),
+            Decision::Park,
+            "two failures use up the start credit"
         );
-        let polled = (0..PROBE_EVERY * 3).filter(|_| policy.has_credit()).count();
-        assert_eq!(polled, 3, "one probe every {PROBE_EVERY} waits");
-        policy.learn(true);
-        assert!(policy.has_credit());
-        assert!(policy.has_credit(), "credit is not used up by asking");
+        assert_eq!(polls(&policy, 16 * 3 - 1), 3, "one probe every 16 waits");
+        policy.learn(false, true);
+        assert_eq!(
+            polls(&policy, 32 * 3),
+            3,
+            "a failed probe doubles the interval"
+        );
+        for _ in 0..20 {
+            policy.learn(false, true);
+        }
+        assert_eq!(
+            polls(&policy, PROBE_EVERY_MAX * 2),
+            2,
+            "the interval is bounded"
+        );
+        policy.learn(true, true);
+        assert_eq!(
+            policy.decide(),
+            Decision::Poll,
+            "a successful probe gives credit"
+        );
+        assert_eq!(policy.decide(), Decision::Poll, "asking does not use it up");
     }
 
     /// A long run of successes is forgotten after three failures.
@@ -226,13 +291,13 @@ mod tests {
     fn credit_is_bounded() {
         let policy = SpinPolicy::new();
         for _ in 0..100 {
-            policy.learn(true);
+            policy.learn(true, false);
         }
         for _ in 0..3 {
-            assert!(policy.has_credit());
-            policy.learn(false);
+            assert_eq!(policy.decide(), Decision::Poll);
+            policy.learn(false, false);
         }
-        assert!(!policy.has_credit());
+        assert_eq!(policy.decide(), Decision::Park);
     }
 
     /// The affinity list of a `/proc` status file is counted right.
