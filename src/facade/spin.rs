@@ -19,7 +19,7 @@
 //!    succeed (where a failed poll costs about what a successful one saves).
 //!    At zero credit it parks at once, and polls one wait in 16 as a probe, to
 //!    notice when the regime changes; each failed probe doubles that interval
-//!    (up to one in [`PROBE_EVERY_MAX`]) and each successful one halves it, so
+//!    (up to one in 1024, `2^PROBE_SHIFT_MAX`) and each successful one halves it, so
 //!    on a machine where polling never pays, probes cost next to nothing.
 //! 4. **We keep the CPU.** A poll ends, as a failure, the moment the clock
 //!    shows this thread was descheduled (a gap between two clock reads far
@@ -51,8 +51,6 @@ const CREDIT_START: u32 = 2;
 /// whether polling pays again; `shift` moves between these bounds.
 const PROBE_SHIFT_MIN: u32 = 4;
 const PROBE_SHIFT_MAX: u32 = 10;
-/// The longest interval between probes, in waits.
-const PROBE_EVERY_MAX: u32 = 1 << PROBE_SHIFT_MAX;
 
 /// Threads polling right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
@@ -273,7 +271,7 @@ mod tests {
             policy.learn(false, true);
         }
         assert_eq!(
-            polls(&policy, PROBE_EVERY_MAX * 2),
+            polls(&policy, 2 << PROBE_SHIFT_MAX),
             2,
             "the interval is bounded"
         );
