@@ -409,6 +409,14 @@ impl Barrier {
         self.state.lock().queue.len()
     }
 
+    /// Not part of the API (hidden, may change): how many threads arrived
+    /// while the action runs and wait for the round to be out, so tests can
+    /// order steps after a late arrival is queued.
+    #[doc(hidden)]
+    pub fn late_arrivals(&self) -> usize {
+        self.state.lock().late.len()
+    }
+
     /// Waiters poll before parking only if all parties can run at once: with
     /// more parties than CPUs, a poller takes CPU time from a thread yet to arrive.
     fn spin(&self) -> Spin<'_> {

@@ -79,9 +79,8 @@
 //! hidden test hook) on a semaphore or event, `n_waiting()` on a barrier. A
 //! queued waiter's place is fixed and a `set` or `release` sees it, whether or
 //! not it has parked yet; so `spawn_queued` returns once the count went up.
-//! One test needs a thread parked among a barrier's *late* arrivals (those
-//! that arrive while the action runs), which no count shows; it watches the
-//! thread's kernel state instead (`spawn_asleep`, Linux only, see there).
+//! A barrier's *late* arrivals (those that arrive while the action runs) are
+//! counted by the hidden `late_arrivals()`.
 #![cfg(not(loom))]
 
 use std::panic::{self, AssertUnwindSafe};
@@ -188,48 +187,6 @@ fn spawn_queued<'scope, T: Send + 'scope>(
     spin_until("a thread to queue", || {
         queued() >= expected || handle.is_finished()
     });
-    handle
-}
-
-/// The current thread's Linux thread id, from `/proc/thread-self`.
-#[cfg(target_os = "linux")]
-fn current_tid() -> Option<u64> {
-    let link = std::fs::read_link("/proc/thread-self").ok()?;
-    link.file_name()?.to_str()?.parse().ok()
-}
-
-/// Whether thread `tid` of this process sleeps in the kernel (state `S`) or
-/// has exited.
-#[cfg(target_os = "linux")]
-fn asleep_or_gone(tid: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
-        return true;
-    };
-    // "tid (comm) S ...": the name may hold spaces and parentheses.
-    stat.rfind(')')
-        .is_some_and(|end| stat[end + 1..].trim_start().starts_with('S'))
-}
-
-/// Spawns `f` on a scoped thread and returns once that thread sleeps in the
-/// kernel (or has finished), for a wait that no count shows. Sound only where
-/// nothing but `f`'s park can put the thread to sleep: the kernel shows any
-/// sleep, including one on a primitive's internal mutex while another thread
-/// holds it, as `S`.
-#[cfg(target_os = "linux")]
-#[track_caller]
-fn spawn_asleep<'scope, T: Send + 'scope>(
-    s: &'scope Scope<'scope, '_>,
-    f: impl FnOnce() -> T + Send + 'scope,
-) -> ScopedJoinHandle<'scope, T> {
-    let (tid_tx, tid_rx) = mpsc::channel();
-    let handle = s.spawn(move || {
-        tid_tx.send(current_tid()).unwrap();
-        f()
-    });
-    match recv(&tid_rx) {
-        Some(tid) => spin_until("a thread to sleep", || asleep_or_gone(tid)),
-        None => panic!("/proc/thread-self is not available"),
-    }
     handle
 }
 
@@ -2273,15 +2230,7 @@ mod spec_barrier {
 
     /// A thread arriving while the action runs belongs to the next round: it
     /// does not disturb the round being released and waits for a partner.
-    ///
-    /// The late thread must be parked among the late arrivals before the
-    /// action ends, and no count shows those; so this test watches its kernel
-    /// state (`spawn_asleep`). That is sound here: while the action runs, the
-    /// first party is parked and the leader runs the action without the
-    /// barrier's internal lock, so nothing holds that lock and the late
-    /// thread's only sleep is its park.
     #[test]
-    #[cfg(target_os = "linux")]
     fn arrival_during_the_action_joins_the_next_round() {
         let (barrier, started, go, calls) = blocking_action_barrier(2);
         thread::scope(|s| {
@@ -2289,7 +2238,8 @@ mod spec_barrier {
             spin_until("a thread to wait", || barrier.n_waiting() == 1);
             let leader = s.spawn(|| barrier_wait(&barrier));
             recv(&started);
-            let late = spawn_asleep(s, || barrier_wait(&barrier));
+            let late = s.spawn(|| barrier_wait(&barrier));
+            spin_until("the late thread to queue", || barrier.late_arrivals() == 1);
             assert_eq!(
                 barrier.n_waiting(),
                 1,
