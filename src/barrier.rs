@@ -99,6 +99,9 @@ struct State {
     /// A late arrival timed out, or `abort` was called, while the action ran:
     /// break once the round is out.
     break_after_trip: bool,
+    /// `reset` was called while the action ran: undo a break of that round
+    /// (its action panicked) once the round is out.
+    reset_after_trip: bool,
     action: Option<Action>,
     /// Parked arrivals of the current generation, in arrival order.
     queue: WaitQueue,
@@ -236,6 +239,7 @@ impl Barrier {
                 broken: false,
                 tripping: false,
                 break_after_trip: false,
+                reset_after_trip: false,
                 action,
                 queue: WaitQueue::new(),
                 late: WaitQueue::new(),
@@ -354,8 +358,10 @@ impl Barrier {
     /// current round get `Err(Broken)` (Python's `reset()`).
     ///
     /// Called while a round's action runs, it waits for nothing and breaks
-    /// nothing: that round is released as usual, and a break requested meanwhile
-    /// (an `abort`, a late arrival's timeout) is cancelled.
+    /// nothing: that round is released as usual (or broken, if its action
+    /// panics), and then the barrier is reset as if `reset` had come after it:
+    /// a break requested meanwhile (an `abort`, a late arrival's timeout) is
+    /// cancelled, and so is the break of a panicking action.
     ///
     /// ```
     /// let barrier = threadkit::Barrier::new(1);
@@ -369,8 +375,10 @@ impl Barrier {
         let mut state = self.state.lock();
         if state.tripping {
             // The round is complete and is released as usual; whatever broke
-            // the barrier meanwhile (an `abort`, a late arrival's timeout) is undone.
+            // the barrier meanwhile (an `abort`, a late arrival's timeout), or
+            // breaks it at its end (a panicking action), is undone then.
             state.break_after_trip = false;
+            state.reset_after_trip = true;
             return;
         }
         if state.arrived > 0 {
@@ -505,10 +513,16 @@ impl Barrier {
             Err(BarrierWaitError::Broken)
         } else {
             Self::end_generation(&mut state, PASSED, &mut wakeups);
-            state.broken |= state.break_after_trip;
             Ok(self.arrival(index))
         };
+        // What was asked while the action ran, in order: a `reset` (which
+        // cleared earlier requests to break), then any later break.
+        if state.reset_after_trip {
+            state.broken = false;
+        }
+        state.broken |= state.break_after_trip;
         state.break_after_trip = false;
+        state.reset_after_trip = false;
         state.late.wake_all(RETRY, &mut wakeups);
         drop(state);
         wakeups.unpark();

@@ -285,11 +285,12 @@ macro_rules! acquire_methods {
         /// assert!(sem.acquire_for(Duration::from_millis(5)).is_some());
         /// ```
         #[must_use = "if unused the permit is released at once"]
+        #[track_caller]
         pub fn acquire_for(
             &self,
             timeout: core::time::Duration,
         ) -> Option<$crate::SemaphorePermit<'_>> {
-            self.acquire_many_for(1, timeout)
+            self.acquire_timed(1, timeout, "acquire_for")
         }
 
         /// Takes one permit, waiting until `deadline` at the latest.
@@ -363,6 +364,12 @@ macro_rules! acquire_methods {
         /// than the semaphore can ever hold waits out its timeout and returns
         /// `None` (Python returns `False`).
         ///
+        /// # Panics
+        ///
+        /// For such a request with a timeout too long to represent as a
+        /// deadline (`Duration::MAX`), which is the untimed
+        #[doc = concat!("[`acquire_many`](", stringify!($name), "::acquire_many): it would block forever.")]
+        ///
         /// ```
         /// use std::time::Duration;
         #[doc = concat!("let sem = threadkit::", stringify!($name), "::new(3);")]
@@ -372,12 +379,13 @@ macro_rules! acquire_methods {
         /// # drop(one);
         /// ```
         #[must_use = "if unused the permits are released at once"]
+        #[track_caller]
         pub fn acquire_many_for(
             &self,
             n: usize,
             timeout: core::time::Duration,
         ) -> Option<$crate::SemaphorePermit<'_>> {
-            self.acquire_raw(n, $crate::facade::deadline_after(timeout))
+            self.acquire_timed(n, timeout, "acquire_many_for")
         }
 
         /// Takes `n` permits, waiting until `deadline` at the latest (see
@@ -444,11 +452,13 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_arc_for(Duration::from_millis(5)).is_some());
         /// ```
         #[must_use = "if unused the permit is released at once"]
+        #[track_caller]
         pub fn try_acquire_arc_for(
             self: &$crate::facade::StdArc<Self>,
             timeout: core::time::Duration,
         ) -> Option<$crate::OwnedSemaphorePermit> {
-            self.try_acquire_many_arc_for(1, timeout)
+            self.acquire_timed(1, timeout, "try_acquire_arc_for")
+                .map(|permit| self.own(permit))
         }
 
         /// [`acquire_until`](Self::acquire_until) for an `Arc` of the semaphore.
@@ -514,12 +524,14 @@ macro_rules! acquire_methods {
         /// assert!(sem.try_acquire_many_arc_for(2, Duration::from_millis(5)).is_some());
         /// ```
         #[must_use = "if unused the permits are released at once"]
+        #[track_caller]
         pub fn try_acquire_many_arc_for(
             self: &$crate::facade::StdArc<Self>,
             n: usize,
             timeout: core::time::Duration,
         ) -> Option<$crate::OwnedSemaphorePermit> {
-            self.acquire_many_for(n, timeout).map(|permit| self.own(permit))
+            self.acquire_timed(n, timeout, "try_acquire_many_arc_for")
+                .map(|permit| self.own(permit))
         }
 
         /// [`acquire_many_until`](Self::acquire_many_until) for an `Arc` of the semaphore.
@@ -567,6 +579,24 @@ macro_rules! acquire_methods {
             if n > self.raw.bound() {
                 $crate::raw_semaphore::impossible_request(stringify!($name), method, n, self.raw.bound());
             }
+        }
+
+        /// Takes `n` permits within `timeout`. A timeout too long for a
+        /// deadline makes this the untimed form, which panics (at the caller's
+        /// line, naming `method`) on a request that could never be granted.
+        #[inline]
+        #[track_caller]
+        fn acquire_timed(
+            &self,
+            n: usize,
+            timeout: core::time::Duration,
+            method: &str,
+        ) -> Option<$crate::SemaphorePermit<'_>> {
+            let deadline = $crate::facade::deadline_after(timeout);
+            if deadline.is_none() {
+                self.check_request(n, method);
+            }
+            self.acquire_raw(n, deadline)
         }
 
         /// Takes `n` permits until `deadline`; an impossible request waits out

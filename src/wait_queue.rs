@@ -141,11 +141,10 @@ impl Waiter {
             // SAFETY: the key is this entry's address, alive while the entry is
             // (its `Arc` is held here); the closures neither panic nor call into the lot.
             match unsafe { self.lot.park(self.key(), validate, timed_out, deadline) } {
-                // Moved onto the lock's queue by a notify, then handed the lock.
-                ParkResult::Unparked(TOKEN_HANDOFF) => {
-                    debug_assert!(self.token().is_some(), "moved only once notified");
-                    return woken(true);
-                }
+                // Moved onto the lock's queue by a notify (so its token is
+                // stored), then handed the lock. Nothing here may panic from now
+                // on: the caller would re-lock a lock it already holds.
+                ParkResult::Unparked(TOKEN_HANDOFF) => return woken(true),
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
                 ParkResult::TimedOut => return woken(false),
             }

@@ -252,3 +252,72 @@ fn mapped_guard_holds_the_lock() {
     drop(kept);
     assert_eq!(lock.into_inner(), (String::from("ab"), 1));
 }
+
+/// A timed acquire whose timeout cannot be a deadline (`Duration::MAX`) is the
+/// untimed form: a request that can never be granted panics instead of
+/// blocking forever.
+#[test]
+fn impossible_request_with_an_endless_timeout_panics_instead_of_hanging() {
+    // On a thread of its own, so that a hang fails the test instead of hanging it.
+    let (done, outcome) = mpsc::channel();
+    thread::spawn(move || {
+        let sem = BoundedSemaphore::new(1);
+        let bounded = panic_with_location(|| drop(sem.acquire_many_for(2, Duration::MAX)));
+        let sem = Arc::new(Semaphore::new(0));
+        let plain =
+            panic_with_location(|| drop(sem.try_acquire_many_arc_for(usize::MAX, Duration::MAX)));
+        done.send((bounded, plain)).unwrap();
+    });
+    let ((message, file), (plain, _)) = outcome
+        .recv_timeout(HANDSHAKE)
+        .expect("an impossible request with Duration::MAX hung");
+    assert!(
+        message.contains("BoundedSemaphore::acquire_many_for"),
+        "{message}"
+    );
+    assert_eq!(file, file!());
+    assert!(
+        plain.contains("Semaphore::try_acquire_many_arc_for"),
+        "{plain}"
+    );
+}
+
+/// `reset()` while the action runs resets the barrier after that round, also
+/// when the action then panics and breaks the round (in Python, `reset` waits
+/// for the lock the action holds, so it comes after the break).
+#[test]
+fn barrier_reset_during_a_panicking_action_leaves_it_usable() {
+    let (started_tx, started) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let mut round = 0;
+    let barrier = Barrier::with_action(2, move || {
+        round += 1;
+        if round == 1 {
+            started_tx.send(()).unwrap();
+            go_rx.recv_timeout(HANDSHAKE).unwrap();
+            common::throw("the first round's action fails");
+        }
+    });
+    thread::scope(|s| {
+        let waiter = s.spawn(|| barrier.wait());
+        spin_until("the waiter to queue", || barrier.n_waiting() == 1);
+        let leader = s.spawn(|| panic::catch_unwind(AssertUnwindSafe(|| barrier.wait())));
+        started.recv_timeout(HANDSHAKE).unwrap();
+        barrier.reset();
+        go.send(()).unwrap();
+        assert_eq!(
+            waiter.join().unwrap(),
+            Err(BrokenBarrier),
+            "the panic broke the round"
+        );
+        assert!(
+            leader.join().unwrap().is_err(),
+            "the action's panic propagates"
+        );
+    });
+    assert!(!barrier.is_broken(), "the reset was lost");
+    thread::scope(|s| {
+        let other = s.spawn(|| barrier.wait());
+        assert!(barrier.wait().is_ok() && other.join().unwrap().is_ok());
+    });
+}

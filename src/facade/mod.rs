@@ -77,7 +77,10 @@ pub(crate) use std::sync::Arc as StdArc;
 /// Under loom this yields once (a timed park), or deadlocks the model with `None`.
 pub(crate) fn sleep_until(deadline: Option<Instant>) {
     let lot = Lot::for_entry();
-    let key = core::ptr::from_ref(&lot).addr();
+    // The key: a 1-byte local, so its address is this frame's own (the lot
+    // handle itself is zero-sized natively, and could share an address).
+    let anchor = 0u8;
+    let key = core::ptr::from_ref(&anchor).addr();
     // SAFETY: the key is the address of a local only this thread knows; the
     // closures neither panic nor call into the lot.
     while unsafe { lot.park(key, || true, |_, _| {}, deadline) } != ParkResult::TimedOut {}
