@@ -218,39 +218,57 @@ fn barrier_timed_waiter_of_a_tripped_round_is_released_with_it() {
     });
 }
 
+/// A barrier and the results of main and T1 in its round 0.
+type Round0 = (
+    Arc<Barrier>,
+    Result<BarrierWaitResult, BrokenBarrier>,
+    Result<BarrierWaitResult, BrokenBarrier>,
+);
+
+/// Runs round 0 of a 2-party barrier with main and T1, while a third thread
+/// calls `control` once the round's action has started; the action returns
+/// only after `control` has. Returns the barrier and both parties' results
+/// (main's first), with the third thread joined.
+fn round_0_while_the_action_runs(control: fn(&Barrier)) -> Round0 {
+    // (the action has started, `control` returned)
+    let flags = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
+    let barrier = {
+        let flags = Arc::clone(&flags);
+        Arc::new(Barrier::with_action(2, move || {
+            if !flags.0.swap(true, SeqCst) {
+                until(&flags.1); // round 0 only
+            }
+        }))
+    };
+    let controller = {
+        let (barrier, flags) = (Arc::clone(&barrier), Arc::clone(&flags));
+        thread::spawn(move || {
+            until(&flags.0);
+            control(&barrier);
+            flags.1.store(true, SeqCst);
+        })
+    };
+    let t1 = {
+        let barrier = Arc::clone(&barrier);
+        thread::spawn(move || barrier.wait())
+    };
+    let main = barrier.wait();
+    let t1 = t1.join().unwrap();
+    controller.join().unwrap();
+    (barrier, main, t1)
+}
+
 /// `abort` while the action runs takes effect after that round: the round's
 /// parties all arrived, so both get `Ok` (one leader); then the barrier is
 /// broken and a later `wait` fails at once.
 #[test]
 fn barrier_abort_during_the_action_breaks_after_the_round() {
     loom::model(|| {
-        // (the action runs, abort returned)
-        let flags = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
-        let barrier = {
-            let flags = Arc::clone(&flags);
-            Arc::new(Barrier::with_action(2, move || {
-                flags.0.store(true, SeqCst);
-                until(&flags.1);
-            }))
-        };
-        let aborter = {
-            let (barrier, flags) = (Arc::clone(&barrier), Arc::clone(&flags));
-            thread::spawn(move || {
-                until(&flags.0);
-                barrier.abort();
-                flags.1.store(true, SeqCst);
-            })
-        };
-        let t1 = {
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || barrier.wait())
-        };
-        let main = barrier.wait();
-        match (main, t1.join().unwrap()) {
+        let (barrier, main, t1) = round_0_while_the_action_runs(Barrier::abort);
+        match (main, t1) {
             (Ok(a), Ok(b)) => one_round(a, b),
             outcome => panic!("an abort during the action broke its round: {outcome:?}"),
         }
-        aborter.join().unwrap();
         assert!(barrier.is_broken(), "the abort was lost");
         assert_eq!(barrier.wait(), Err(BrokenBarrier));
     });
@@ -262,35 +280,14 @@ fn barrier_abort_during_the_action_breaks_after_the_round() {
 #[test]
 fn barrier_reset_during_the_action_cancels_a_pending_abort() {
     loom::model(|| {
-        // (the action runs, abort and reset returned)
-        let flags = Arc::new((AtomicBool::new(false), AtomicBool::new(false)));
-        let barrier = {
-            let flags = Arc::clone(&flags);
-            Arc::new(Barrier::with_action(2, move || {
-                if !flags.0.swap(true, SeqCst) {
-                    until(&flags.1); // round 0 only
-                }
-            }))
-        };
-        let controller = {
-            let (barrier, flags) = (Arc::clone(&barrier), Arc::clone(&flags));
-            thread::spawn(move || {
-                until(&flags.0);
-                barrier.abort();
-                barrier.reset();
-                flags.1.store(true, SeqCst);
-            })
-        };
-        let t1 = {
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || barrier.wait())
-        };
-        let main = barrier.wait();
-        match (main, t1.join().unwrap()) {
+        let (barrier, main, t1) = round_0_while_the_action_runs(|barrier| {
+            barrier.abort();
+            barrier.reset();
+        });
+        match (main, t1) {
             (Ok(a), Ok(b)) => one_round(a, b),
             outcome => panic!("a reset during the action broke its round: {outcome:?}"),
         }
-        controller.join().unwrap();
         assert!(!barrier.is_broken(), "the abort outlived the reset");
         // Usable: a 1-party round would not show it; run round 1 with T1 again.
         let t1 = {
