@@ -241,45 +241,42 @@ mod handoff {
     }
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn lock_hands_the_lock_to_a_parked_waiter() {
-    let lock = Lock::new(());
-    let seen = handoff::passes_while_parked(
-        |section| {
-            let _guard = lock.lock();
-            section();
-        },
-        |timeout, section| {
-            let Some(_guard) = lock.try_lock_for(timeout) else {
-                return false;
-            };
-            section();
-            true
-        },
-    );
-    handoff::assert_handed_over("Lock", seen);
+/// A test that `$lock` (a new `Lock` or `RLock`) hands itself to a parked
+/// waiter: the two types share no trait, so the test body is written once here.
+macro_rules! hands_the_lock_to_a_parked_waiter {
+    ($test:ident, $what:literal, $lock:expr) => {
+        #[cfg(target_os = "linux")]
+        #[test]
+        fn $test() {
+            let lock = $lock;
+            let seen = handoff::passes_while_parked(
+                |section| {
+                    let _guard = lock.lock();
+                    section();
+                },
+                |timeout, section| {
+                    let Some(_guard) = lock.try_lock_for(timeout) else {
+                        return false;
+                    };
+                    section();
+                    true
+                },
+            );
+            handoff::assert_handed_over($what, seen);
+        }
+    };
 }
 
-#[cfg(target_os = "linux")]
-#[test]
-fn rlock_hands_the_lock_to_a_parked_waiter() {
-    let lock = RLock::new(());
-    let seen = handoff::passes_while_parked(
-        |section| {
-            let _guard = lock.lock();
-            section();
-        },
-        |timeout, section| {
-            let Some(_guard) = lock.try_lock_for(timeout) else {
-                return false;
-            };
-            section();
-            true
-        },
-    );
-    handoff::assert_handed_over("RLock", seen);
-}
+hands_the_lock_to_a_parked_waiter!(
+    lock_hands_the_lock_to_a_parked_waiter,
+    "Lock",
+    Lock::new(())
+);
+hands_the_lock_to_a_parked_waiter!(
+    rlock_hands_the_lock_to_a_parked_waiter,
+    "RLock",
+    RLock::new(())
+);
 
 // ---------------------------------------------------------------------------
 // Starvation guard (portable)
