@@ -564,7 +564,8 @@ impl fmt::Debug for Barrier {
 }
 
 // A panic never leaves the state half-updated: the internal lock is held only
-// by threadkit code that does not panic (the action runs unlocked, under `catch_unwind`, and a
-// panic in it breaks the barrier on purpose), and nothing is poisoned.
+// by threadkit code that does not panic (the action runs unlocked, under
+// `catch_unwind`, and a panic in it breaks the barrier on purpose), and
+// nothing is poisoned.
 impl core::panic::UnwindSafe for Barrier {}
 impl core::panic::RefUnwindSafe for Barrier {}

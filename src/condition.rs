@@ -447,7 +447,7 @@ impl fmt::Debug for Condition {
 }
 
 // A panic never leaves the state half-updated: the internal lock is held only
-// by threadkit code that does not panic (the misuse panic releases it first; a panicking predicate
-// runs outside it), and nothing is poisoned.
+// by threadkit code that does not panic (the misuse panic releases it first;
+// a panicking predicate runs outside it), and nothing is poisoned.
 impl core::panic::UnwindSafe for Condition {}
 impl core::panic::RefUnwindSafe for Condition {}

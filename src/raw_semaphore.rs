@@ -291,7 +291,8 @@ mod tests {
     }
 }
 
-// Semaphore, BoundedSemaphore and their permits inherit these. A panic never leaves the state half-updated: the internal lock is held only
-// by threadkit code that does not panic, and nothing is poisoned.
+// Semaphore, BoundedSemaphore and their permits inherit these. A panic never
+// leaves the state half-updated: the internal lock is held only by threadkit
+// code that does not panic, and nothing is poisoned.
 impl core::panic::UnwindSafe for RawSemaphore {}
 impl core::panic::RefUnwindSafe for RawSemaphore {}
