@@ -36,6 +36,10 @@ use std::time::Instant;
 /// had to park, find each other polling again on the next hand-off.
 const SPIN_FOR: Duration = Duration::from_micros(10);
 
+/// How often a waiter denied a full poll (every other CPU has a poller) polls
+/// anyway: about as long as a poller takes to notice its wake-up and answer.
+const BRIEF_POLLS: u32 = 64;
+
 /// A gap between two clock reads this long (they are 16 `PAUSE`s apart, well
 /// under a microsecond) means this thread lost its CPU while polling.
 const DESCHEDULED: Duration = Duration::from_micros(5);
@@ -103,7 +107,11 @@ impl SpinPolicy {
         }
         if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
             SPINNERS.fetch_sub(1, Ordering::Relaxed);
-            return ready();
+            // Every other CPU has a poller: one of them is most likely the
+            // thread that will wake us, about to do so (two threads handing
+            // work back and forth overlap for a moment). A poll this brief
+            // costs less than the park it may save, and learns nothing.
+            return poll_briefly(&mut ready);
         }
         let outcome = poll(deadline, &mut ready);
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
@@ -196,6 +204,17 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
         }
         last = now;
     }
+}
+
+/// Polls `ready` [`BRIEF_POLLS`] times: a few hundred nanoseconds.
+fn poll_briefly(ready: &mut impl FnMut() -> bool) -> bool {
+    for _ in 0..BRIEF_POLLS {
+        if ready() {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    ready()
 }
 
 /// How many threads of this process can run at once, computed once.
