@@ -11,6 +11,7 @@
 //! | [`BoundedSemaphore`] | `threading.BoundedSemaphore` | a semaphore that refuses to be released above its initial count |
 //! | [`Event`] | `threading.Event` | a flag to wait for; `is_set` is one atomic load |
 //! | [`Barrier`] | `threading.Barrier` | a cyclic rendezvous for a fixed number of threads, with an optional action |
+//! | [`BoundedQueue`] | `queue.Queue(maxsize)` | a lock-free MPMC FIFO of fixed capacity: blocking, `close`, `task_done`/`join` |
 //!
 //! Every blocking call has timed forms named the parking_lot way (`*_for(Duration)`,
 //! `*_until(Instant)`); a zero duration tries once, `Duration::MAX` waits forever.
@@ -55,6 +56,7 @@ mod raw_semaphore;
 mod wait_queue;
 
 mod barrier;
+mod bounded_queue;
 mod bounded_semaphore;
 mod condition;
 mod event;
@@ -63,6 +65,10 @@ mod rlock;
 mod semaphore;
 
 pub use barrier::{Barrier, BarrierWaitError, BarrierWaitResult, BrokenBarrier};
+pub use bounded_queue::{
+    BoundedQueue, Closed, GetTimeoutError, Iter, PutTimeoutError, TaskDoneError, TryGetError,
+    TryIter, TryPutError,
+};
 pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};
 pub use event::Event;

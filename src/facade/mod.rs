@@ -18,6 +18,7 @@
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
+//! | `UnsafeCell`, `fence`, `Backoff` | a `core` cell with loom's closure API; `core`'s fences; crossbeam's backoff | loom's cell (race-checked) and fences; a yield per backoff step |
 //! | `SpinPolicy`, `parallelism` | [`mod@spin`]: poll up to 10 µs when it pays, learned per wait queue | no polling |
 //!
 //! # Time under loom
@@ -60,6 +61,9 @@ pub use model::loom_hooks;
 pub(crate) use model::*;
 
 pub(crate) use raw_mutex::{RawMutex, TOKEN_HANDOFF, TOKEN_RETRY, raw_mutex};
+
+/// Pads a value to a cache line (crossbeam's, in both worlds: it only lays out memory).
+pub(crate) use crossbeam_utils::CachePadded;
 
 /// A flag written and read only under the parking lot's lock for one key,
 /// which orders it: a plain atomic in both worlds (a loom atomic would only

@@ -432,3 +432,31 @@ pub mod loom_hooks {
         });
     }
 }
+
+/// Memory fences: loom's, which models `SeqCst` fences exactly.
+pub(crate) use loom::sync::atomic::fence;
+
+/// loom's cell: every access is checked for a data race.
+pub(crate) use loom::cell::UnsafeCell;
+
+/// Pacing for the few-instruction waits of a lock-free loop: a loom yield
+/// each time, so the model runs the thread being waited for (a spin the model
+/// cannot see through would never end).
+#[derive(Debug, Default)]
+pub(crate) struct Backoff;
+
+impl Backoff {
+    pub(crate) fn new() -> Backoff {
+        Backoff
+    }
+
+    /// After a lost race: another thread made progress.
+    pub(crate) fn spin(&self) {
+        loom::thread::yield_now();
+    }
+
+    /// While another thread finishes its step.
+    pub(crate) fn snooze(&self) {
+        loom::thread::yield_now();
+    }
+}

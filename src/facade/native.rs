@@ -148,3 +148,33 @@ impl Lot {
 }
 
 pub(crate) use super::spin::{SpinPolicy, parallelism};
+
+/// Memory fences (`core`'s).
+pub(crate) use core::sync::atomic::fence;
+
+/// Pacing for the few-instruction waits of a lock-free loop (another thread is
+/// between two steps of its operation): crossbeam's, which spins and then yields.
+pub(crate) use crossbeam_utils::Backoff;
+
+/// An `UnsafeCell` with loom's closure API, so code that touches a cell is
+/// written once and loom checks every access for data races.
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(core::cell::UnsafeCell<T>);
+
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+        UnsafeCell(core::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a shared pointer to the contents.
+    #[inline]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with an exclusive pointer to the contents.
+    #[inline]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
