@@ -31,6 +31,13 @@
 //! or it sees that put or get (and does not wait). One word's modification
 //! order decides, so no fence is needed on the fast path. Closing is a flag in
 //! `tail` for the same reason: a put is either before the close or fails.
+//!
+//! # Under loom
+//!
+//! The ring is the same code; its waits shrink to what the model can explore:
+//! each `Backoff` step is one loom yield (natively a spin, then an OS yield),
+//! and the blocking layer's poll is off, so a model with capacity 1 or 2 and
+//! two or three threads stays small.
 
 use core::mem::MaybeUninit;
 
