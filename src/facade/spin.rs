@@ -37,8 +37,9 @@ use std::time::Instant;
 const SPIN_FOR: Duration = Duration::from_micros(10);
 
 /// How often a waiter denied a full poll (every other CPU has a poller) polls
-/// anyway: about as long as a poller takes to notice its wake-up and answer.
-const BRIEF_POLLS: u32 = 64;
+/// anyway: about a microsecond (a `PAUSE` is 27 ns on the machine of
+/// `docs/benchmarks.md`), as long as a poller takes to notice its wake-up and answer.
+const BRIEF_POLLS: u32 = 32;
 
 /// A gap between two clock reads this long (they are 16 `PAUSE`s apart, well
 /// under a microsecond) means this thread lost its CPU while polling.
