@@ -12,7 +12,10 @@
 //!    counts the affinity mask and a cgroup CPU quota: a process pinned to one
 //!    CPU, or a container limited to one, never polls.
 //! 2. **Someone else can run.** At most `CPUs - 1` threads poll at once, across
-//!    every primitive.
+//!    every primitive. A waiter turned away polls only briefly (about a
+//!    microsecond): two threads handing work back and forth overlap in their
+//!    waits for a moment, and the one turned away would otherwise park, so
+//!    that the pair falls into a park per hand-off.
 //! 3. **Polling has been paying here.** Each wait queue keeps a small credit
 //!    ([`SpinPolicy`]): a poll that ends in a wake-up earns 1, a poll that ends
 //!    in a park costs 2, so a queue polls only while at least two of three polls
