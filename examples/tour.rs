@@ -1,10 +1,13 @@
 //! A guided tour of threadkit, retelling the scenes of the Python threading lessons
 //! it was written from (the GIL lesson's counter race, a Flask + SQLAlchemy guide's
 //! SafeCounter, bounded queue, deadlock, ResourcePool, WatchDog and thread with an
-//! exception). Each step prints the threadkit call it demonstrates, after a `→`.
+//! exception, a Flask lesson's producer-consumer task). Each step prints the
+//! threadkit call it demonstrates, after a `→`.
 //!
-//! Run with `cargo run --release --example tour`. It takes well under a second: no
-//! step sleeps, and threads are ordered with barriers and events, never with timing.
+//! Run with `cargo run --release --example tour`. It takes well under a second: the
+//! only sleeps are the producer-consumer's simulated database writes (0.5 ms each),
+//! and threads are ordered with barriers, events, queues and joins, never with timing.
+//! `examples/connection_pool.rs` builds the ResourcePool on a `BoundedQueue`.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -15,7 +18,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use threadkit::{
-    Barrier, BarrierWaitError, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore,
+    Barrier, BarrierWaitError, BoundedQueue, BoundedSemaphore, Condition, Event, Lock, RLock,
+    Semaphore,
 };
 
 fn main() {
@@ -24,6 +28,7 @@ fn main() {
     counter_race();
     safe_counter();
     bounded_queue();
+    producer_consumer();
     deadlock();
     resource_pool();
     watchdog();
@@ -162,10 +167,92 @@ fn bounded_queue() {
     );
 }
 
-/// 4. The deadlock story: thread 1 takes lock1 then lock2, thread 2 takes lock2 then
+/// 4. The lesson's producer-consumer task: requests arrive in bursts, and the
+///    database that stores them is slower than a burst. A `BoundedQueue` between
+///    them absorbs a burst and holds the producers back once it is full.
+fn producer_consumer() {
+    const CAPACITY: usize = 4;
+    const PRODUCERS: u32 = 3;
+    const BURST: u32 = 4;
+    const TOTAL: usize = (PRODUCERS * BURST) as usize;
+    println!(
+        "4. Producer-consumer: {PRODUCERS} producers send bursts of {BURST} requests \
+         through a BoundedQueue of {CAPACITY} to one slow database writer"
+    );
+    let queue = BoundedQueue::new(CAPACITY);
+    let database = Lock::new(Vec::new());
+    let (written_meanwhile, writes) = thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut writes = 0;
+            for request in &queue {
+                // The slow write: simulated work, not synchronisation.
+                thread::sleep(Duration::from_micros(500));
+                database.lock().push(request);
+                writes += 1;
+                queue.task_done().expect("one task_done per request taken");
+            }
+            writes // the loop ends once the queue is closed and drained
+        });
+        let producers: Vec<_> = (0..PRODUCERS)
+            .map(|producer| {
+                let queue = &queue;
+                s.spawn(move || {
+                    for n in 1..=BURST {
+                        queue.put((producer, n)).expect("open until shutdown");
+                    }
+                })
+            })
+            .collect();
+        for producer in producers {
+            producer.join().unwrap();
+        }
+        let written_meanwhile = database.lock().len();
+        queue.join(); // until every request put has been task_done
+        assert_eq!(database.lock().len(), TOTAL);
+        queue.close(); // shutdown: the writer's loop ends
+        (written_meanwhile, writer.join().unwrap())
+    });
+    // When the last put returned, at most CAPACITY requests were queued and one was
+    // being written: the producers were held back, not the queue grown.
+    assert!(written_meanwhile >= TOTAL - CAPACITY - 1);
+    step(
+        "BoundedQueue::put() from 3 threads, blocking while the queue is full",
+        format!(
+            "the producers were held back: their last put returned after \
+             {written_meanwhile} of {TOTAL} writes"
+        ),
+    );
+    let database = database.into_inner();
+    for producer in 0..PRODUCERS {
+        let sent: Vec<u32> = database
+            .iter()
+            .filter(|(from, _)| *from == producer)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(sent, (1..=BURST).collect::<Vec<_>>());
+    }
+    step(
+        "BoundedQueue::join() once the producers were done",
+        format!(
+            "returned once the writer had called task_done() {TOTAL} times: \
+             {TOTAL} rows, each producer's in order"
+        ),
+    );
+    let late = queue.put((PRODUCERS, 1)).unwrap_err();
+    assert_eq!(late.into_inner(), (PRODUCERS, 1));
+    step(
+        "BoundedQueue::close() at shutdown",
+        format!(
+            "the writer's `for request in &queue` loop ended after {writes} writes; \
+             a late put got Err(Closed(request)), its request handed back\n"
+        ),
+    );
+}
+
+/// 5. The deadlock story: thread 1 takes lock1 then lock2, thread 2 takes lock2 then
 ///    lock1. Here each gives up after a timeout instead of waiting for ever.
 fn deadlock() {
-    println!("4. Deadlock: two threads take two locks in opposite orders");
+    println!("5. Deadlock: two threads take two locks in opposite orders");
     let (lock1, lock2) = (Lock::new("accounts"), Lock::new("ledger"));
     // Both hold their first lock while both try the other's, then both let go.
     let (holding, tried) = (Barrier::new(2), Barrier::new(2));
@@ -205,11 +292,11 @@ fn deadlock() {
     );
 }
 
-/// 5. The guide's ResourcePool: an Event says the pool is ready, a Semaphore counts
+/// 6. The guide's ResourcePool: an Event says the pool is ready, a Semaphore counts
 ///    free connections, a Lock guards the list of them.
 fn resource_pool() {
     const WORKERS: usize = 5;
-    println!("5. ResourcePool: {WORKERS} workers share 2 connections");
+    println!("6. ResourcePool: {WORKERS} workers share 2 connections");
     let connections = Lock::new(Vec::new());
     let free = BoundedSemaphore::new(2);
     let ready = Event::new();
@@ -275,10 +362,10 @@ fn resource_pool() {
     );
 }
 
-/// 6. The guide's WatchDog: services beat, a monitor reports those silent for more
+/// 7. The guide's WatchDog: services beat, a monitor reports those silent for more
 ///    than a minute, and stops at once when told to.
 fn watchdog() {
-    println!("6. WatchDog: heartbeats, a stall, and a monitor that stops at once");
+    println!("7. WatchDog: heartbeats, a stall, and a monitor that stops at once");
     const TIMEOUT: Duration = Duration::from_secs(60);
     let start = Instant::now();
     let beats = Lock::new(HashMap::from([("cache", start), ("database", start)]));
@@ -323,9 +410,9 @@ fn watchdog() {
     );
 }
 
-/// 7. The guide's ThreadWithExceptionHandling: a failure in a thread reaches `join`.
+/// 8. The guide's ThreadWithExceptionHandling: a failure in a thread reaches `join`.
 fn thread_with_exception() {
-    println!("7. A thread that fails, and one that panics holding a lock");
+    println!("8. A thread that fails, and one that panics holding a lock");
     let failed = thread::spawn(|| -> Result<u32, String> { Err("service unreachable".into()) });
     let error = failed
         .join()
@@ -363,11 +450,11 @@ fn thread_with_exception() {
     println!();
 }
 
-/// 8. The guide's synchronised workers: phases in lockstep, an action per phase.
+/// 9. The guide's synchronised workers: phases in lockstep, an action per phase.
 fn phases() {
     const PARTIES: usize = 3;
     const PHASES: usize = 3;
-    println!("8. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
+    println!("9. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
     let completed = Arc::new(AtomicUsize::new(0));
     let barrier = {
         let completed = Arc::clone(&completed);
