@@ -12,6 +12,8 @@
 //! | [`Event`] | `threading.Event` | a flag to wait for; `is_set` is one atomic load |
 //! | [`Barrier`] | `threading.Barrier` | a cyclic rendezvous for a fixed number of threads, with an optional action |
 //! | [`BoundedQueue`] | `queue.Queue(maxsize)` | a lock-free MPMC FIFO of fixed capacity: blocking, `close`, `task_done`/`join` |
+//! | [`Local`] | `threading.local`, werkzeug's `Local` | per-object thread-local values, dropped when their thread exits |
+//! | [`LocalStack`] | werkzeug's `LocalStack` | a per-thread stack (Flask's request and app contexts), with scoped pushes |
 //!
 //! Every blocking call has timed forms named the parking_lot way (`*_for(Duration)`,
 //! `*_until(Instant)`); a zero duration tries once, `Duration::MAX` waits forever.
@@ -60,6 +62,8 @@ mod bounded_queue;
 mod bounded_semaphore;
 mod condition;
 mod event;
+mod local;
+mod local_stack;
 mod lock;
 mod rlock;
 mod semaphore;
@@ -72,6 +76,8 @@ pub use bounded_queue::{
 pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};
 pub use event::Event;
+pub use local::{IterMut, Local, LocalRef};
+pub use local_stack::{LocalStack, LocalStackGuard};
 pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};

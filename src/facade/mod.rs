@@ -18,6 +18,7 @@
 //! | `AtomicUsize`, ... | `core::sync::atomic` | `loom::sync::atomic` |
 //! | `Arc` | `std::sync::Arc` | `loom::sync::Arc` |
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
+//! | `thread_local_const!`, `thread_local_lazy!` | std's `thread_local!` (the first `const`) | loom's (one per loom thread) |
 //! | `UnsafeCell`, `fence`, `Backoff` | a `core` cell with loom's closure API; `core`'s fences; crossbeam's backoff | loom's cell (race-checked) and fences; a yield per backoff step |
 //! | `SpinPolicy`, `parallelism` | [`mod@spin`]: poll up to 10 µs when it pays, learned per wait queue | no polling |
 //!
@@ -42,6 +43,31 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+/// Declares a thread-local without a destructor, read on every fast path:
+/// std's, `const`-initialised (no lazy-init check), outside loom; loom's under
+/// it, so each loom thread has its own (loom threads share one OS thread).
+macro_rules! thread_local_const {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        std::thread_local!($(#[$attr])* static $name: $t = const { $init });
+        #[cfg(loom)]
+        loom::thread_local!($(#[$attr])* static $name: $t = $init);
+    };
+}
+pub(crate) use thread_local_const;
+
+/// Declares a lazily initialised thread-local whose destructor runs when its
+/// thread exits: std's, or loom's (dropped when the loom thread ends).
+macro_rules! thread_local_lazy {
+    ($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;) => {
+        #[cfg(not(loom))]
+        std::thread_local!($(#[$attr])* static $name: $t = $init);
+        #[cfg(loom)]
+        loom::thread_local!($(#[$attr])* static $name: $t = $init);
+    };
+}
+pub(crate) use thread_local_lazy;
 
 mod raw_mutex;
 #[cfg(not(loom))]
@@ -74,7 +100,12 @@ pub(crate) type LotFlag = core::sync::atomic::AtomicBool;
 /// `Semaphore::acquire_arc`): std's in both worlds, because callers hold std
 /// `Arc`s (`self: &Arc<Self>` needs the real type); it synchronises nothing
 /// the models must see beyond what the lock or semaphore itself does.
-pub(crate) use std::sync::Arc as StdArc;
+pub(crate) use std::sync::{Arc as StdArc, Weak as StdWeak};
+
+/// A std mutex in both worlds, for process-wide bookkeeping that never blocks
+/// a thread for long and orders nothing the models check (`Local`'s slot
+/// allocator): a loom mutex cannot live in a `static` across models.
+pub(crate) use std::sync::Mutex as StdMutex;
 
 /// Blocks the calling thread until `deadline` (forever with `None`), for a
 /// timed request that can never be granted: it times out as Python's does.

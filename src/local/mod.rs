@@ -1,0 +1,400 @@
+//! [`Local`]: per-object thread-local storage (Python's `threading.local`,
+//! werkzeug's `Local`), whose values are dropped when their thread exits.
+//!
+//! # Why not the `thread_local` crate
+//!
+//! `thread_local::ThreadLocal` keeps every thread's value until the container
+//! drops, and a new thread that reuses a dead thread's id sees the old value
+//! (its issues 8 and 37 ask for cleanup at thread exit). A server that runs
+//! each request on a fresh thread must not grow, and Python's `threading.local`
+//! frees a thread's attributes when the thread ends. So the table ([`table`])
+//! keeps that crate's layout (buckets of doubling size, lock-free lookup) and
+//! adds what it lacks:
+//!
+//! - each entry carries the process-unique identity of its thread, and a
+//!   lookup matches it, so no thread ever sees another's value, even in a
+//!   reused slot;
+//! - each thread hooks its exit ([`thread`]) and drops its values then; its
+//!   slot is reused only after that;
+//! - a `Local` is a pointer to its table, allocated on first use, so
+//!   `Local::new` is `const` (a `static` needs no lazy wrapper) and a
+//!   `Local` may move after use (the exit hooks hold the table, not the `Local`).
+
+mod table;
+mod thread;
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::Deref;
+use core::ptr;
+
+use self::table::{Entry, Table};
+use crate::facade::{AtomicPtr, Ordering, StdArc, const_fn};
+
+/// Per-object thread-local storage: each thread sees its own value of one
+/// `Local` (Python's `threading.local`, werkzeug's `Local`).
+///
+/// A thread's value is created on its first [`get_or`](Local::get_or) and
+/// dropped when that thread exits; every value still alive is dropped when the
+/// `Local` drops. A new thread, or a new `Local` at a reused address, never sees
+/// an old value.
+///
+/// Values are shared (`&T`) with their own thread only, so mutation goes
+/// through a `Cell` or `RefCell` inside `T`, as with `thread_local!`.
+/// [`iter_mut`](Local::iter_mut) and [`clear`](Local::clear) reach every
+/// thread's value, and take `&mut self` for it.
+///
+/// # Happens-before
+///
+/// A value is created, read and dropped by its own thread (at its exit), or,
+/// through `&mut self`, by a thread that already synchronised with every user
+/// of the `Local` (it could not have borrowed `&mut` otherwise). A thread's exit
+/// drops its values before its `JoinHandle::join` returns.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::thread;
+/// use threadkit::Local;
+///
+/// static REQUESTS: Local<Cell<u32>> = Local::new();
+///
+/// fn handle_request() -> u32 {
+///     let count = REQUESTS.get_or_default();
+///     count.set(count.get() + 1);
+///     count.get()
+/// }
+///
+/// assert_eq!(handle_request(), 1);
+/// assert_eq!(handle_request(), 2);
+/// // Another thread starts from scratch.
+/// assert_eq!(thread::spawn(handle_request).join().unwrap(), 1);
+/// assert_eq!(handle_request(), 3);
+/// ```
+pub struct Local<T: Send> {
+    /// An `Arc<Table<T>>` (raw), allocated on first use; null until then.
+    table: AtomicPtr<Table<T>>,
+    /// Owns `T`s (for the drop check).
+    _values: PhantomData<T>,
+}
+
+/// A borrow of the current thread's value in a [`Local`]: derefs to `&T`.
+///
+/// It is `!Send`: the value belongs to this thread, and is dropped when the
+/// thread exits, so a borrow of it can never leave the thread.
+///
+/// ```compile_fail
+/// let local = threadkit::Local::<u8>::new();
+/// let value = local.get_or(|| 1);
+/// std::thread::scope(|s| {
+///     s.spawn(move || *value); // `LocalRef` is not `Send`
+/// });
+/// ```
+pub struct LocalRef<'a, T> {
+    value: &'a T,
+    entry: &'a Entry<T>,
+    /// `!Send` and `!Sync`: tied to the thread that owns the value.
+    _thread: PhantomData<*const ()>,
+}
+
+impl<T: Send> Local<T> {
+    const_fn! {
+        /// Creates a `Local` with no values (`const` outside loom, so it can be
+        /// a `static`). Nothing is allocated until a thread stores a value.
+        ///
+        /// ```
+        /// static USER: threadkit::Local<String> = threadkit::Local::new();
+        /// assert!(USER.get().is_none());
+        /// ```
+        pub const fn new() -> Local<T> {
+            Local {
+                table: AtomicPtr::new(ptr::null_mut()),
+                _values: PhantomData,
+            }
+        }
+    }
+
+    /// The table, if any thread has stored a value yet.
+    #[inline]
+    fn table(&self) -> Option<&Table<T>> {
+        // Acquire: pairs with the table's publication.
+        let table = self.table.load(Ordering::Acquire);
+        // SAFETY: a published table is an `Arc` this `Local` holds until it drops.
+        (!table.is_null()).then(|| unsafe { &*table })
+    }
+
+    /// The current thread's value, if it has one.
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert!(local.get().is_none());
+    /// local.get_or(|| "mine");
+    /// assert_eq!(*local.get().unwrap(), "mine");
+    /// ```
+    #[inline]
+    #[must_use]
+    pub fn get(&self) -> Option<LocalRef<'_, T>> {
+        let (value, entry) = self.table()?.get(thread::current()?)?;
+        Some(LocalRef::new(value, entry))
+    }
+
+    /// The current thread's value, created by `create` if it has none.
+    ///
+    /// # Panics
+    ///
+    /// If `create` itself creates this thread's value in this `Local` (a
+    /// re-entrant initialisation), or if called from a thread-local destructor
+    /// after this thread's values were dropped. A panic in `create` stores nothing.
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert_eq!(*local.get_or(|| 1), 1);
+    /// assert_eq!(*local.get_or(|| 2), 1); // already created: `create` is not called
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn get_or(&self, create: impl FnOnce() -> T) -> LocalRef<'_, T> {
+        match self.get() {
+            Some(value) => value,
+            None => self.insert(create),
+        }
+    }
+
+    /// The current thread's value, created with `T::default()` if it has none.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// let names = threadkit::Local::<RefCell<Vec<&str>>>::new();
+    /// names.get_or_default().borrow_mut().push("ada");
+    /// assert_eq!(names.get_or_default().borrow().len(), 1);
+    /// ```
+    #[inline]
+    #[track_caller]
+    pub fn get_or_default(&self) -> LocalRef<'_, T>
+    where
+        T: Default,
+    {
+        self.get_or(T::default)
+    }
+
+    /// Runs `f` with the current thread's value, if it has one.
+    ///
+    /// ```
+    /// let local = threadkit::Local::new();
+    /// assert_eq!(local.with(|v: Option<&u32>| v.copied()), None);
+    /// local.get_or(|| 7);
+    /// assert_eq!(local.with(|v| v.copied()), Some(7));
+    /// ```
+    #[inline]
+    pub fn with<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
+        f(self.get().as_deref())
+    }
+
+    #[cold]
+    #[track_caller]
+    fn insert(&self, create: impl FnOnce() -> T) -> LocalRef<'_, T> {
+        let thread = thread::current_or_init();
+        let value = create();
+        let table = self.table_or_alloc();
+        assert!(
+            table.get(thread).is_none(),
+            "Local::get_or: the initialiser created this thread's value itself \
+             (a re-entrant initialisation)"
+        );
+        if table.insert(thread, value) {
+            // SAFETY (of the cast): `table` is this `Local`'s `Arc<Table<T>>`.
+            let table = self.table.load(Ordering::Acquire).cast_const();
+            // SAFETY: the pointer is an `Arc` held by this `Local`.
+            let table: StdArc<Table<T>> = unsafe {
+                StdArc::increment_strong_count(table);
+                StdArc::from_raw(table)
+            };
+            thread::on_exit(Table::exit_hook(&table));
+        }
+        let (value, entry) = table.get(thread).expect("just inserted");
+        LocalRef::new(value, entry)
+    }
+
+    #[cold]
+    fn table_or_alloc(&self) -> &Table<T> {
+        if let Some(table) = self.table() {
+            return table;
+        }
+        let new = StdArc::into_raw(StdArc::new(Table::new())).cast_mut();
+        if self
+            .table
+            .compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // SAFETY: ours was never shared.
+            drop(unsafe { StdArc::from_raw(new) });
+        }
+        self.table().expect("the table was just published")
+    }
+
+    /// Every live thread's value, `&mut` (the `&mut self` shows that no thread
+    /// is using the `Local` now). The order is unspecified.
+    ///
+    /// While the iterator lives, a thread that exits waits for it before it
+    /// drops its value here: do not wait for such a thread inside the loop.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::thread;
+    ///
+    /// let mut hits = threadkit::Local::<Cell<u32>>::new();
+    /// hits.get_or_default().set(5);
+    /// thread::scope(|s| {
+    ///     s.spawn(|| hits.get_or_default().set(1));
+    /// });
+    /// // The scoped thread has exited: its value was dropped with it.
+    /// let total: u32 = hits.iter_mut().map(|hit| hit.get()).sum();
+    /// assert_eq!(total, 5);
+    /// ```
+    pub fn iter_mut(&mut self) -> IterMut<'_, T> {
+        let (lock, values) = match self.table() {
+            Some(table) => {
+                let (lock, values) = table.lock_values();
+                (Some(lock), values)
+            }
+            None => (None, Vec::new()),
+        };
+        IterMut {
+            values: values.into_iter(),
+            _lock: lock,
+            _local: PhantomData,
+        }
+    }
+
+    /// Drops every thread's value; each thread starts afresh (Python's
+    /// `del local.attr` in every thread at once).
+    ///
+    /// ```
+    /// let mut local = threadkit::Local::new();
+    /// local.get_or(|| 1);
+    /// local.clear();
+    /// assert!(local.get().is_none());
+    /// ```
+    pub fn clear(&mut self) {
+        if let Some(table) = self.table() {
+            drop(table.take_all());
+        }
+    }
+}
+
+impl<T: Send> Drop for Local<T> {
+    fn drop(&mut self) {
+        let table = self.table.load(Ordering::Acquire);
+        if table.is_null() {
+            return;
+        }
+        // SAFETY: the published table is this `Local`'s `Arc`; exits that
+        // still hold it find their entries empty.
+        let table = unsafe { StdArc::from_raw(table.cast_const()) };
+        drop(table.take_all());
+    }
+}
+
+impl<T: Send> Default for Local<T> {
+    fn default() -> Local<T> {
+        Local::new()
+    }
+}
+
+impl<T: Send + fmt::Debug> fmt::Debug for Local<T> {
+    /// Shows the current thread's value only (the others belong to their threads).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Local")
+            .field("current_thread", &self.get().as_deref())
+            .finish_non_exhaustive()
+    }
+}
+
+// A panic in a value's creation stores nothing; the table is never left half-updated.
+impl<T: Send> core::panic::UnwindSafe for Local<T> {}
+impl<T: Send> core::panic::RefUnwindSafe for Local<T> {}
+
+impl<'a, T> LocalRef<'a, T> {
+    fn new(value: &'a T, entry: &'a Entry<T>) -> LocalRef<'a, T> {
+        entry.borrows.set(entry.borrows.get() + 1);
+        LocalRef {
+            value,
+            entry,
+            _thread: PhantomData,
+        }
+    }
+}
+
+impl<T> Deref for LocalRef<'_, T> {
+    type Target = T;
+
+    #[inline]
+    fn deref(&self) -> &T {
+        self.value
+    }
+}
+
+impl<T> Clone for LocalRef<'_, T> {
+    fn clone(&self) -> Self {
+        LocalRef::new(self.value, self.entry)
+    }
+}
+
+impl<T> Drop for LocalRef<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.entry.borrows.set(self.entry.borrows.get() - 1);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for LocalRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.value, f)
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for LocalRef<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.value, f)
+    }
+}
+
+/// The iterator of [`Local::iter_mut`].
+#[must_use = "iterators are lazy and do nothing unless consumed"]
+pub struct IterMut<'a, T> {
+    values: std::vec::IntoIter<*mut T>,
+    /// Keeps exiting threads from dropping their values meanwhile.
+    _lock: Option<crate::facade::MutexGuard<'a, ()>>,
+    _local: PhantomData<&'a mut T>,
+}
+
+impl<'a, T> Iterator for IterMut<'a, T> {
+    type Item = &'a mut T;
+
+    fn next(&mut self) -> Option<&'a mut T> {
+        // SAFETY: each pointer is a distinct live value, yielded once; the
+        // `&mut Local` borrow and the table lock keep every other access out.
+        self.values.next().map(|value| unsafe { &mut *value })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.values.size_hint()
+    }
+}
+
+impl<T> ExactSizeIterator for IterMut<'_, T> {}
+
+impl<T> fmt::Debug for IterMut<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IterMut")
+            .field("remaining", &self.values.len())
+            .finish()
+    }
+}
+
+// SAFETY: `Local` hands `&T` only to the value's own thread and moves or
+// lends `&mut T` across threads only through `&mut self` (`T: Send`).
+unsafe impl<T: Send> Sync for Local<T> {}
+// SAFETY: as above; a `Local` owns its values.
+unsafe impl<T: Send> Send for Local<T> {}
