@@ -1,6 +1,7 @@
 //! Helpers shared by the benchmark files (`mod common;` in each): the regime a
-//! run measures in, the thread runners, CPU-time accounting, and (`handoff`) each
-//! hand-off written for threadkit and for its peers.
+//! run measures in, the thread runners, CPU-time accounting, (`handoff`) each
+//! hand-off written for threadkit and for its peers, and (`queue`) the queue
+//! workloads with `BoundedQueue`'s peers.
 //!
 //! # Regimes
 //!
@@ -25,6 +26,7 @@
 #![allow(dead_code)] // each bench file uses its own subset
 
 pub mod handoff;
+pub mod queue;
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -53,6 +53,43 @@ ROWS = [
     ("barrier_round-4", "threadkit", "std", "Barrier 4 threads / std", {"pinned": 1.00}),
 ]
 
+# BoundedQueue (benches/queue.rs), issue 9: per group, against crossbeam's bounded channel,
+# the naive Mutex<VecDeque> + 2 Condvars queue, and std's sync_channel (no target; in the
+# MPMC groups its receiver sits behind a Mutex, `std-mutex-rx`). A target may be a
+# (target, bar) pair: a median above the target but within the bar is reported as such.
+# Idle: <= 1.0 x crossbeam (bar 1.2) and <= 0.5 x naive in every group; one CPU: the
+# ping-pong and SPSC 1024 <= 1.0 x crossbeam, the ping-pong <= 1.2 x naive; busy: <= 1.0 x
+# crossbeam in every group.
+QUEUE_GROUPS = [
+    ("spsc-1", "SPSC cap 1", "std"),
+    ("spsc-16", "SPSC cap 16", "std"),
+    ("spsc-1024", "SPSC cap 1024", "std"),
+    ("2p2c-64", "2P2C cap 64", "std-mutex-rx"),
+    ("4p4c-64", "4P4C cap 64", "std-mutex-rx"),
+    ("ping-pong", "ping-pong cap 1", "std"),
+]
+
+
+def queue_rows():
+    """The ROWS of the queue groups, with the issue-9 targets."""
+    rows = []
+    for name, label, std in QUEUE_GROUPS:
+        crossbeam = {"idle": (1.00, 1.20), "busy": 1.00}
+        naive = {"idle": 0.50}
+        if name in ("ping-pong", "spsc-1024"):
+            crossbeam["one-cpu"] = 1.00
+        if name == "ping-pong":
+            naive["one-cpu"] = 1.20
+        rows += [
+            (f"queue_{name}", "threadkit", "crossbeam", f"Queue {label} / crossbeam", crossbeam),
+            (f"queue_{name}", "threadkit", "naive", f"Queue {label} / naive", naive),
+            (f"queue_{name}", "threadkit", std, f"Queue {label} / {std}", {}),
+        ]
+    return rows
+
+
+ROWS += queue_rows()
+
 
 def group_dir(group, regime):
     return group if group in SINGLE_THREAD else f"{group}_{regime}"
@@ -78,15 +115,38 @@ def fmt_ratio(x):
     return f"{x:.3f}" if x >= 0.01 else f"{x:.2g}"
 
 
+def target_and_bar(target):
+    """(target, bar) of a row's target: a number, a (target, bar) pair, or None."""
+    if target is None or isinstance(target, (int, float)):
+        return target, None
+    return target
+
+
+def verdict(median, target):
+    """PASS at or below the target, "within bar" at or below the bar, else FAIL."""
+    goal, bar = target_and_bar(target)
+    if goal is None:
+        return ""
+    if median <= goal:
+        return "PASS"
+    return f"within bar ({bar:.2f})" if bar is not None and median <= bar else "**FAIL**"
+
+
+def fmt_target(target):
+    goal, bar = target_and_bar(target)
+    if goal is None:
+        return ""
+    return f"≤ {goal:.2f}" + ("" if bar is None else f" (bar {bar:.2f})")
+
+
 def table(rows, names):
     """A Markdown table: one column per run, the median, the target and the verdict."""
     out = ["| ratio (threadkit / peer) | " + " | ".join(names) + " | median | target | result |",
            "|---|" + "---:|" * (len(names) + 2) + "---|"]
     for label, ratios, median, target in rows:
-        verdict = "" if target is None else ("PASS" if median <= target else "**FAIL**")
         cells = [fmt_ratio(x) for x in ratios] + [""] * (len(names) - len(ratios))
-        goal = "" if target is None else f"≤ {target:.2f}"
-        out.append(f"| {label} | {' | '.join(cells)} | **{fmt_ratio(median)}** | {goal} | {verdict} |")
+        out.append(f"| {label} | {' | '.join(cells)} | **{fmt_ratio(median)}** | {fmt_target(target)} "
+                   f"| {verdict(median, target)} |")
     return "\n".join(out)
 
 
@@ -119,13 +179,15 @@ def write_svg(path, rows, title=""):
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 20}" height="{height}" '
            'font-family="sans-serif" font-size="11">',
            f'<text x="{left}" y="16" font-size="12">{title}: threadkit time / peer time (median of runs; '
-           'log scale; dots: single runs; red tick: target)</text>']
+           'log scale; dots: single runs; red tick: target; dashed: bar)</text>']
     for v in (0.01, 0.1, 0.5, 1, 2, 5, 10):
         svg.append(f'<line x1="{x(v):.1f}" y1="26" x2="{x(v):.1f}" y2="{height - 24}" stroke="#ccc"/>')
         svg.append(f'<text x="{x(v):.1f}" y="{height - 10}" text-anchor="middle">{v:g}</text>')
     for i, (label, ratios, median, target) in enumerate(rows):
         y = 32 + i * (bar + gap)
-        colour = "#4a7" if target is None or median <= target else "#d44"
+        target, bar_limit = target_and_bar(target)
+        colour = "#4a7" if target is None or median <= target else (
+            "#da4" if bar_limit is not None and median <= bar_limit else "#d44")
         svg.append(f'<text x="{left - 6}" y="{y + bar - 3}" text-anchor="end">{label}</text>')
         svg.append(f'<rect x="{left}" y="{y}" width="{x(median) - left:.1f}" height="{bar}" fill="{colour}" opacity="0.6"/>')
         for r in ratios:
@@ -133,6 +195,9 @@ def write_svg(path, rows, title=""):
         if target is not None:
             svg.append(f'<line x1="{x(target):.1f}" y1="{y - 2}" x2="{x(target):.1f}" y2="{y + bar + 2}" '
                        'stroke="#c00" stroke-width="2"/>')
+        if bar_limit is not None:
+            svg.append(f'<line x1="{x(bar_limit):.1f}" y1="{y - 2}" x2="{x(bar_limit):.1f}" y2="{y + bar + 2}" '
+                       'stroke="#c00" stroke-width="1" stroke-dasharray="2,2"/>')
     svg.append("</svg>")
     open(path, "w").write("\n".join(svg) + "\n")
 
