@@ -16,6 +16,10 @@
 //!   reused slot;
 //! - each thread hooks its exit ([`thread`]) and drops its values then; its
 //!   slot is reused only after that;
+//! - a `LocalRef` checks, on each deref, that its entry still carries its
+//!   thread's identity: one kept in another thread-local whose destructor runs
+//!   after the exit hook panics instead of reading a dropped value (a relaxed
+//!   load, cheaper than counting borrows);
 //! - a `Local` is a pointer to its table, allocated on first use, so
 //!   `Local::new` is `const` (a `static` needs no lazy wrapper) and a
 //!   `Local` may move after use (the exit hooks hold the table, not the `Local`).
@@ -94,6 +98,9 @@ pub struct Local<T: Send> {
 pub struct LocalRef<'a, T> {
     value: &'a T,
     entry: &'a Entry<T>,
+    /// The identity of the value's thread, which the entry carries while the
+    /// value lives.
+    thread: usize,
     /// `!Send` and `!Sync`: tied to the thread that owns the value.
     _thread: PhantomData<*const ()>,
 }
@@ -135,8 +142,9 @@ impl<T: Send> Local<T> {
     #[inline]
     #[must_use]
     pub fn get(&self) -> Option<LocalRef<'_, T>> {
-        let (value, entry) = self.table()?.get(thread::current()?)?;
-        Some(LocalRef::new(value, entry))
+        let thread = thread::current()?;
+        let (value, entry) = self.table()?.get(thread)?;
+        Some(LocalRef::new(value, entry, thread))
     }
 
     /// The current thread's value, created by `create` if it has none.
@@ -155,10 +163,14 @@ impl<T: Send> Local<T> {
     #[inline]
     #[track_caller]
     pub fn get_or(&self, create: impl FnOnce() -> T) -> LocalRef<'_, T> {
-        match self.get() {
-            Some(value) => value,
-            None => self.insert(create),
+        if let Some(value) = self.get() {
+            return value;
         }
+        self.insert(create);
+        // Looked up again rather than returned by `insert`: the fast path then
+        // keeps the borrow in registers instead of merging it through memory.
+        self.get()
+            .expect("Local::get_or: the value was just inserted")
     }
 
     /// The current thread's value, created with `T::default()` if it has none.
@@ -193,7 +205,7 @@ impl<T: Send> Local<T> {
 
     #[cold]
     #[track_caller]
-    fn insert(&self, create: impl FnOnce() -> T) -> LocalRef<'_, T> {
+    fn insert(&self, create: impl FnOnce() -> T) {
         let thread = thread::current_or_init();
         let value = create();
         let table = self.table_or_alloc();
@@ -212,8 +224,6 @@ impl<T: Send> Local<T> {
             };
             thread::on_exit(Table::exit_hook(&table));
         }
-        let (value, entry) = table.get(thread).expect("just inserted");
-        LocalRef::new(value, entry)
     }
 
     #[cold]
@@ -316,11 +326,11 @@ impl<T: Send> core::panic::UnwindSafe for Local<T> {}
 impl<T: Send> core::panic::RefUnwindSafe for Local<T> {}
 
 impl<'a, T> LocalRef<'a, T> {
-    fn new(value: &'a T, entry: &'a Entry<T>) -> LocalRef<'a, T> {
-        entry.borrows.set(entry.borrows.get() + 1);
+    fn new(value: &'a T, entry: &'a Entry<T>, thread: thread::Thread) -> LocalRef<'a, T> {
         LocalRef {
             value,
             entry,
+            thread: thread.id.get(),
             _thread: PhantomData,
         }
     }
@@ -329,34 +339,48 @@ impl<'a, T> LocalRef<'a, T> {
 impl<T> Deref for LocalRef<'_, T> {
     type Target = T;
 
+    /// # Panics
+    ///
+    /// If the value was dropped at its thread's exit while this borrow lived
+    /// on in another thread-local's destructor (which std runs after
+    /// threadkit's): it would dangle.
     #[inline]
+    #[track_caller]
     fn deref(&self) -> &T {
+        // Relaxed: the entry changes hands only after this thread emptied it
+        // (then it never shows this identity again), or through `&mut Local`,
+        // impossible while this borrow lives.
+        if self.entry.owner.load(Ordering::Relaxed) != self.thread {
+            dangling();
+        }
         self.value
     }
 }
 
-impl<T> Clone for LocalRef<'_, T> {
-    fn clone(&self) -> Self {
-        LocalRef::new(self.value, self.entry)
-    }
+#[cold]
+#[track_caller]
+fn dangling() -> ! {
+    panic!(
+        "LocalRef used after its thread's values were dropped (it was kept in a \
+         thread-local whose destructor ran after threadkit's)"
+    )
 }
 
-impl<T> Drop for LocalRef<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        self.entry.borrows.set(self.entry.borrows.get() - 1);
+impl<T> Clone for LocalRef<'_, T> {
+    fn clone(&self) -> Self {
+        LocalRef { ..*self }
     }
 }
 
 impl<T: fmt::Debug> fmt::Debug for LocalRef<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.value, f)
+        fmt::Debug::fmt(&**self, f)
     }
 }
 
 impl<T: fmt::Display> fmt::Display for LocalRef<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.value, f)
+        fmt::Display::fmt(&**self, f)
     }
 }
 

