@@ -53,7 +53,10 @@ use crate::facade::{AtomicPtr, Ordering, StdArc, const_fn};
 /// A value is created, read and dropped by its own thread (at its exit), or,
 /// through `&mut self`, by a thread that already synchronised with every user
 /// of the `Local` (it could not have borrowed `&mut` otherwise). A thread's exit
-/// drops its values before its `JoinHandle::join` returns.
+/// drops its values before its `JoinHandle::join` returns (also a scoped
+/// thread's `join`; but the implicit join at the end of `std::thread::scope`
+/// may return while the scoped threads still run their thread-local
+/// destructors).
 ///
 /// # Examples
 ///
@@ -256,9 +259,9 @@ impl<T: Send> Local<T> {
     /// let mut hits = threadkit::Local::<Cell<u32>>::new();
     /// hits.get_or_default().set(5);
     /// thread::scope(|s| {
-    ///     s.spawn(|| hits.get_or_default().set(1));
+    ///     s.spawn(|| hits.get_or_default().set(1)).join().unwrap();
     /// });
-    /// // The scoped thread has exited: its value was dropped with it.
+    /// // The joined thread has exited: its value was dropped with it.
     /// let total: u32 = hits.iter_mut().map(|hit| hit.get()).sum();
     /// assert_eq!(total, 5);
     /// ```
