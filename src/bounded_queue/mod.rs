@@ -121,7 +121,7 @@ impl<T> BoundedQueue<T> {
     ///
     /// If `capacity` is 0 (a queue that can hold nothing would block every put
     /// forever; Python's "0 means unbounded" is not this type) or above
-    /// `usize::MAX >> 10`.
+    /// `2^(usize::BITS - 10)`.
     ///
     /// ```
     /// let queue = threadkit::BoundedQueue::<String>::new(16);
@@ -668,6 +668,8 @@ impl<T> BoundedQueue<T> {
             waiter
         };
         // The poll (step 2) already ran: park at once.
+        let policy = self.spin_policy(side);
+        let park_started = policy.park_started();
         let token = waiter.wait(queue, deadline, Spin::Never, |waiters| {
             let removed = waiters.remove(&waiter).is_some();
             if waiters.is_empty() {
@@ -675,7 +677,17 @@ impl<T> BoundedQueue<T> {
             }
             Cancel::removed(removed)
         });
+        if token.is_some() {
+            policy.woken_after(park_started);
+        }
         token.is_none()
+    }
+
+    fn spin_policy(&self, side: Side) -> &SpinPolicy {
+        match side {
+            Side::Getters => &self.get_spin,
+            Side::Putters => &self.put_spin,
+        }
     }
 
     fn queue(&self, side: Side) -> &Mutex<WaitQueue> {

@@ -62,8 +62,9 @@ pub(super) enum PopError {
     Closed,
 }
 
-/// The largest capacity: leaves at least 2^(bits - 10) laps before a position
-/// wraps (crossbeam's stamps tolerate a wrap; the task count is exact below it).
+/// The largest capacity: a word keeps the index, the two flags and at least 7
+/// lap bits (crossbeam's stamps tolerate a wrap of the laps; the unfinished-task
+/// count is exact while fewer than `2^lap_bits × capacity` tasks are unfinished).
 pub(super) const MAX_CAPACITY: usize = 1 << (usize::BITS - 10);
 
 pub(super) struct Ring<T> {
