@@ -352,6 +352,14 @@ impl SpinPolicy {
     pub(crate) fn spin(&self, _deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
         ready()
     }
+
+    /// Nothing to time under loom.
+    pub(crate) fn park_started(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Nothing to learn under loom.
+    pub(crate) fn woken_after(&self, _park_started: Option<Instant>) {}
 }
 
 /// Under loom nothing polls, so nothing depends on the CPU count.

@@ -24,6 +24,9 @@
 //!    notice when the regime changes; each failed probe doubles that interval
 //!    (up to one in 1024, `2^PROBE_SHIFT_MAX`) and each successful one halves it, so
 //!    on a machine where polling never pays, probes cost next to nothing.
+//!    A park that ends, woken, within a poll's length counts as a successful
+//!    poll: the poll would have paid. So a pair of threads that fell into
+//!    parking for every hand-off learns to poll again at the next quick wake-up.
 //! 4. **We keep the CPU.** A poll ends, as a failure, the moment the clock
 //!    shows this thread was descheduled (a gap between two clock reads far
 //!    longer than the polls between them): the machine is oversubscribed.
@@ -127,6 +130,26 @@ impl SpinPolicy {
             Poll::Deadline => {}
         }
         outcome == Poll::Ready || ready()
+    }
+
+    /// The clock at the start of a park, if polling can ever pay here (more
+    /// than one CPU): pass it to [`woken_after`](Self::woken_after).
+    #[inline]
+    pub(crate) fn park_started(&self) -> Option<Instant> {
+        (parallelism() > 1).then(Instant::now)
+    }
+
+    /// Learns from a park that ended with a wake-up: one shorter than a poll
+    /// would have lasted shows that polling would have paid (the thread that
+    /// woke us was on its way), so it earns credit as a successful poll does.
+    /// Without this, two threads that hand work back and forth and have both
+    /// stopped polling (each parks, so each poll of the other fails) would
+    /// stay that way until two probes happened to meet.
+    #[inline]
+    pub(crate) fn woken_after(&self, park_started: Option<Instant>) {
+        if park_started.is_some_and(|started| started.elapsed() < SPIN_FOR) {
+            self.learn(true, false);
+        }
     }
 
     /// Whether to poll this time: with credit, or as a probe.
