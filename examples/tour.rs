@@ -1,13 +1,15 @@
 //! A guided tour of threadkit, retelling the scenes of the Python threading lessons
 //! it was written from (the GIL lesson's counter race, a Flask + SQLAlchemy guide's
 //! SafeCounter, bounded queue, deadlock, ResourcePool, WatchDog and thread with an
-//! exception, a Flask lesson's producer-consumer task). Each step prints the
-//! threadkit call it demonstrates, after a `→`.
+//! exception, a Flask lesson's producer-consumer task, an article on werkzeug's
+//! `Local`/`LocalStack` and a Flask answer's per-request `g.conn`). Each step prints
+//! the threadkit call it demonstrates, after a `→`.
 //!
 //! Run with `cargo run --release --example tour`. It takes well under a second: the
 //! only sleeps are the producer-consumer's simulated database writes (0.5 ms each),
 //! and threads are ordered with barriers, events, queues and joins, never with timing.
-//! `examples/connection_pool.rs` builds the ResourcePool on a `BoundedQueue`.
+//! `examples/connection_pool.rs` builds the ResourcePool on a `BoundedQueue`, and
+//! `examples/request_context.rs` tells step 10's story at length.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -18,8 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use threadkit::{
-    Barrier, BarrierWaitError, BoundedQueue, BoundedSemaphore, Condition, Event, Lock, RLock,
-    Semaphore,
+    Barrier, BarrierWaitError, BoundedQueue, BoundedSemaphore, Condition, Event, Local, LocalStack,
+    Lock, RLock, Semaphore,
 };
 
 fn main() {
@@ -34,6 +36,7 @@ fn main() {
     watchdog();
     thread_with_exception();
     phases();
+    request_context();
     println!("Tour complete.");
 }
 
@@ -488,5 +491,64 @@ fn phases() {
     step(
         "Barrier::wait_for(10 ms) that nobody joins",
         "Err(Timeout), and the barrier is broken for everyone, as in Python\n",
+    );
+}
+
+/// 10. werkzeug's `Local` and `LocalStack`, behind Flask's request context, and the
+///     answer's `g.conn`: each request thread pushes its context and opens a
+///     connection on first use; the connection is closed when the thread exits.
+fn request_context() {
+    println!("10. Flask's request context and g.conn, one thread per request");
+    static REQUEST: LocalStack<&str> = LocalStack::new(); // werkzeug's _request_ctx_stack
+    static CONN: Local<Connection> = Local::new(); // g.conn
+    static OPENED: AtomicUsize = AtomicUsize::new(0);
+    static CLOSED: AtomicUsize = AtomicUsize::new(0);
+    struct Connection;
+    impl Drop for Connection {
+        fn drop(&mut self) {
+            CLOSED.fetch_add(1, Ordering::SeqCst); // conn.close()
+        }
+    }
+    // Deep in the view: Flask's `request`, and `get_conn()` from the answer.
+    fn query() -> &'static str {
+        CONN.get_or(|| {
+            OPENED.fetch_add(1, Ordering::SeqCst);
+            Connection
+        });
+        REQUEST.top().expect("inside a request")
+    }
+
+    let paths = ["/orders", "/profile"];
+    let threads: Vec<_> = paths
+        .into_iter()
+        .map(|path| {
+            thread::spawn(move || {
+                let _context = REQUEST.push_scoped(path); // popped at the end of the request
+                let (first, second) = (query(), query());
+                assert_eq!(first, second);
+                first
+            })
+        })
+        .collect();
+    // Explicit joins: each returns once its thread's values have been dropped.
+    let seen: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(seen, paths);
+    assert_eq!(REQUEST.top(), None);
+    step(
+        "LocalStack::push_scoped(path) per request thread, top() deep in the view",
+        format!(
+            "each request saw its own, {seen:?}; the main thread sees {:?}",
+            REQUEST.top()
+        ),
+    );
+    let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
+    assert_eq!((opened, closed), (2, 2));
+    step(
+        "Local::get_or(open) at each of a request's 2 queries",
+        format!("{opened} connections opened, one per request thread"),
+    );
+    step(
+        "JoinHandle::join() of each request thread",
+        format!("{closed} of {opened} connections closed at thread exit, none left open\n"),
     );
 }
