@@ -20,6 +20,9 @@ REGIMES = ["idle", "one-cpu", "busy", "pinned"]
 SINGLE_THREAD = {
     "lock_uncontended", "lock_try_lock_for-zero", "rlock_uncontended", "rlock_nested-2",
     "semaphore_uncontended", "event_is_set",
+    # benches/local.rs: none depends on the regime (first-access and thread-exit spawn
+    # threads, but one at a time).
+    "local_get_or-hit", "local_stack-push-pop", "local_first-access", "local_thread-exit",
 }
 
 # (group, threadkit function, peer function, label, {regime: target ratio}).
@@ -89,6 +92,24 @@ def queue_rows():
 
 
 ROWS += queue_rows()
+
+# Local and LocalStack (benches/local.rs), issue 10: a get_or hit <= 1.0 x the thread_local
+# crate's ThreadLocal (bar 1.2), LocalStack push + pop <= 3.0 x a std thread_local!
+# RefCell<Vec>; the first access in a new thread and the thread-exit cost are reported
+# (thread-exit: against a thread that used no Local, `none`, and ThreadLocal, which drops
+# nothing at exit).
+ROWS += [
+    ("local_get_or-hit", "threadkit", "thread_local", "Local get_or hit / ThreadLocal", {"idle": (1.00, 1.20)}),
+    ("local_get_or-hit", "threadkit", "std", "Local get_or hit / thread_local!", {}),
+    ("local_stack-push-pop", "threadkit", "std", "LocalStack push+pop / thread_local! RefCell<Vec>", {"idle": 3.00}),
+    ("local_stack-push-pop", "threadkit", "thread_local", "LocalStack push+pop / ThreadLocal<RefCell<Vec>>", {}),
+    ("local_first-access", "threadkit", "thread_local", "Local first access / ThreadLocal", {}),
+    ("local_first-access", "threadkit", "std", "Local first access / thread_local! (lazy)", {}),
+    ("local_thread-exit", "threadkit-1", "none", "Thread exit, 1 Local / no Local", {}),
+    ("local_thread-exit", "threadkit-8", "none", "Thread exit, 8 Locals / no Local", {}),
+    ("local_thread-exit", "threadkit-1", "thread_local-1", "Thread exit, 1 Local / 1 ThreadLocal", {}),
+    ("local_thread-exit", "threadkit-8", "thread_local-8", "Thread exit, 8 Locals / 8 ThreadLocals", {}),
+]
 
 
 def group_dir(group, regime):

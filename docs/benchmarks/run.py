@@ -4,9 +4,9 @@
 Usage: docs/benchmarks/run.py [--rounds N] [--regimes idle,one-cpu,busy] [--quick]
                               [--out DIR] [--svg DIR] [--from DIR] [-- CRITERION ARGS...]
 
-It builds the four bench binaries (lock, primitives, queue, cpu) once and copies them into
+It builds the bench binaries (lock, primitives, queue, local, cpu) once and copies them into
 DIR/bin (DIR/build.txt records `git describe --dirty`), so every run measures the same
-build. Round k then runs, for each regime in turn, the three binaries as `cargo bench`
+build. Round k then runs, for each regime in turn, the binaries as `cargo bench`
 would, with THREADKIT_BENCH_REGIME set (see benches/common/mod.rs): the regimes of one
 round are measured minutes apart, so a slow spell of the machine hits every regime alike.
 After each run it saves criterion's medians of the groups that run measured
@@ -27,7 +27,8 @@ Then it prints, per regime, in Markdown:
 --from DIR  print the tables of an earlier run's DIR, running nothing
 Arguments after `--` go to every bench binary (criterion filters, e.g. `-- ping-pong`).
 A full round of the three default regimes takes about 12 minutes on a 2-CPU machine
-(the queue bench's 24 functions add about 100 s per regime).
+(the queue bench's 24 functions add about 100 s per regime; the local bench's 14, which
+run in the idle regime only, about 60 s).
 """
 import glob, json, os, pathlib, re, shutil, statistics, subprocess, sys, time
 
@@ -35,7 +36,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import medians as medians_mod  # noqa: E402
 import ratios  # noqa: E402
 
-BENCHES = ["lock", "primitives", "queue", "cpu"]
+BENCHES = ["lock", "primitives", "queue", "local", "cpu"]
 
 # (figure, pairs, peer, label, {regime: target}) for benches/cpu.rs; the issue-8 targets
 # are for 8 threads in 4 pairs on the 2 CPUs of an otherwise idle machine.
