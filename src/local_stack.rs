@@ -55,6 +55,7 @@ impl<T: Send> LocalStack<T> {
     /// stack.push(1);
     /// assert_eq!(stack.len(), 1);
     /// ```
+    #[inline]
     pub fn push(&self, item: T) {
         self.stacks.get_or_default().borrow_mut().push(item);
     }
@@ -67,6 +68,7 @@ impl<T: Send> LocalStack<T> {
     /// assert_eq!(stack.pop(), Some('a'));
     /// assert_eq!(stack.pop(), None);
     /// ```
+    #[inline]
     pub fn pop(&self) -> Option<T> {
         self.stacks.get()?.borrow_mut().pop()
     }
@@ -79,6 +81,7 @@ impl<T: Send> LocalStack<T> {
     /// stack.push(String::from("request 1"));
     /// assert_eq!(stack.top().as_deref(), Some("request 1"));
     /// ```
+    #[inline]
     pub fn top(&self) -> Option<T>
     where
         T: Clone,
@@ -98,6 +101,7 @@ impl<T: Send> LocalStack<T> {
     /// stack.push(vec![1, 2, 3]);
     /// assert_eq!(stack.with_top(|top| top.map(Vec::len)), Some(3));
     /// ```
+    #[inline]
     pub fn with_top<R>(&self, f: impl FnOnce(Option<&T>) -> R) -> R {
         match self.stacks.get() {
             Some(stack) => f(stack.borrow().last()),
@@ -106,6 +110,7 @@ impl<T: Send> LocalStack<T> {
     }
 
     /// How many entries this thread's stack holds.
+    #[inline]
     pub fn len(&self) -> usize {
         self.stacks
             .with(|stack| stack.map_or(0, |stack| stack.borrow().len()))
@@ -117,6 +122,7 @@ impl<T: Send> LocalStack<T> {
     /// let stack = threadkit::LocalStack::<u8>::new();
     /// assert!(stack.is_empty());
     /// ```
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
