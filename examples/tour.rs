@@ -499,8 +499,6 @@ fn phases() {
 ///     connection on first use; the connection is closed when the thread exits.
 fn request_context() {
     println!("10. Flask's request context and g.conn, one thread per request");
-    static REQUEST: LocalStack<&str> = LocalStack::new(); // werkzeug's _request_ctx_stack
-    static CONN: Local<Connection> = Local::new(); // g.conn
     static OPENED: AtomicUsize = AtomicUsize::new(0);
     static CLOSED: AtomicUsize = AtomicUsize::new(0);
     struct Connection;
@@ -509,36 +507,44 @@ fn request_context() {
             CLOSED.fetch_add(1, Ordering::SeqCst); // conn.close()
         }
     }
+    // A server makes these `static`s; locals keep the tour building under loom,
+    // where constructors are not `const`.
+    let request = LocalStack::new(); // werkzeug's _request_ctx_stack
+    let conn = Local::new(); // g.conn
     // Deep in the view: Flask's `request`, and `get_conn()` from the answer.
-    fn query() -> &'static str {
-        CONN.get_or(|| {
+    let query = || {
+        conn.get_or(|| {
             OPENED.fetch_add(1, Ordering::SeqCst);
             Connection
         });
-        REQUEST.top().expect("inside a request")
-    }
+        request.top().expect("inside a request")
+    };
 
     let paths = ["/orders", "/profile"];
-    let threads: Vec<_> = paths
-        .into_iter()
-        .map(|path| {
-            thread::spawn(move || {
-                let _context = REQUEST.push_scoped(path); // popped at the end of the request
-                let (first, second) = (query(), query());
-                assert_eq!(first, second);
-                first
+    let seen: Vec<&str> = thread::scope(|s| {
+        let threads: Vec<_> = paths
+            .into_iter()
+            .map(|path| {
+                let (request, query) = (&request, &query);
+                s.spawn(move || {
+                    let _context = request.push_scoped(path); // popped at the end of the request
+                    let (first, second) = (query(), query());
+                    assert_eq!(first, second);
+                    first
+                })
             })
-        })
-        .collect();
-    // Explicit joins: each returns once its thread's values have been dropped.
-    let seen: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+            .collect();
+        // Explicit joins: each returns once its thread's values have been dropped
+        // (the implicit join at the end of the scope may return before).
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
     assert_eq!(seen, paths);
-    assert_eq!(REQUEST.top(), None);
+    assert_eq!(request.top(), None);
     step(
         "LocalStack::push_scoped(path) per request thread, top() deep in the view",
         format!(
             "each request saw its own, {seen:?}; the main thread sees {:?}",
-            REQUEST.top()
+            request.top()
         ),
     );
     let (opened, closed) = (OPENED.load(Ordering::SeqCst), CLOSED.load(Ordering::SeqCst));
