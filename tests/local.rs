@@ -194,6 +194,15 @@ fn parked_threads(
     handles
 }
 
+/// Gives the current thread its slot, which it gets when it first stores a
+/// value in any `Local` (until then `get` answers `None` without looking): a
+/// later `get` then really reads the thread's, perhaps reused, slot. Uses a
+/// `Local` of its own, which holds no old values.
+fn take_a_slot() {
+    let local = Local::new();
+    local.get_or(|| ());
+}
+
 /// Set in the environment of a child process run by [`run_child`].
 const CHILD_ENV: &str = "THREADKIT_LOCAL_TEST_CHILD";
 
@@ -713,6 +722,7 @@ mod spec_reuse {
         const N: usize = 200;
         for i in 0..N {
             let handle = thread::spawn(move || {
+                take_a_slot();
                 assert!(LOCAL.get().is_none(), "thread {i} saw an old value");
                 assert!(LOCAL.with(|v| v.is_none()), "thread {i} saw an old value");
                 assert_eq!(LOCAL.get_or(|| COUNTER.value(i)).id(), i);
@@ -727,6 +737,7 @@ mod spec_reuse {
                     .map(|t| {
                         let start = &start;
                         s.spawn(move || {
+                            take_a_slot();
                             start.wait();
                             assert!(LOCAL.get().is_none(), "round {round}: saw an old value");
                             let id = N + round * 3 + t;
@@ -818,15 +829,23 @@ mod destructors {
                 let _ = self.0.send(OTHER.with(|v| v.copied()));
             }
         }
-        let (tx, rx) = mpsc::channel();
-        joined(
-            thread::spawn(move || {
-                OTHER.get_or(|| 7);
-                LOCAL.get_or(|| Probe(tx));
-            })
-            .join(),
-        );
-        assert_eq!(rx.try_recv(), Ok(None));
+        // The exit hook drops a thread's values in the order the thread first
+        // used their `Local`s: OTHER's value is dropped after the probe in the
+        // first thread, before it in the second. The probe sees none either way.
+        for other_first in [false, true] {
+            let (tx, rx) = mpsc::channel();
+            joined(
+                thread::spawn(move || {
+                    if other_first {
+                        OTHER.get_or(|| 7);
+                    }
+                    LOCAL.get_or(|| Probe(tx));
+                    OTHER.get_or(|| 7);
+                })
+                .join(),
+            );
+            assert_eq!(rx.try_recv(), Ok(None), "OTHER used first: {other_first}");
+        }
     }
 
     /// Runs `child_get_or_in_a_destructor` in a child process: it must abort,
@@ -1141,6 +1160,7 @@ mod churn {
                 .map(|t| {
                     let most_alive = Arc::clone(&most_alive);
                     thread::spawn(move || {
+                        take_a_slot();
                         assert!(LOCAL.get().is_none(), "a new thread saw an old value");
                         let id = batch * AT_ONCE + t;
                         assert_eq!(LOCAL.get_or(|| COUNTER.value(id)).id(), id);
