@@ -23,6 +23,11 @@
 //! therefore keep their threads alive until every thread has its slot
 //! ([`rendezvous`]), except `local_reused_slot_never_shows_the_old_value`,
 //! which orders the reuse itself (through the old value's drop).
+//!
+//! A failing model may abort the whole test binary ("panic in a destructor
+//! during cleanup"): after the first panic, loom drops the remaining threads'
+//! thread-locals outside the model, and their exit hooks then touch loom's
+//! mutex. Run one model with `-- --exact NAME` to see its own report.
 #![cfg(loom)]
 
 use loom::sync::Arc;
@@ -69,7 +74,7 @@ impl Ledger {
 
 /// Loom's branch limit per execution, at least: every `iter_mut`, `clear` and
 /// drop of a `Local` loads each of its table's 63 bucket pointers (a loom branch
-/// each), so a model with a few of them passes loom's default of 1000. The loads
+/// each), so a model with a few of them exceeds loom's default of 1000. The loads
 /// race with nothing, so they add no executions.
 const MAX_BRANCHES: usize = 10_000;
 
