@@ -56,8 +56,9 @@ impl<T: Send> LocalStack<T> {
     /// assert_eq!(stack.len(), 1);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn push(&self, item: T) {
-        self.stacks.get_or_default().borrow_mut().push(item);
+        borrow_mut(&*self.stacks.get_or_default(), "push").push(item);
     }
 
     /// Pops the top of this thread's stack; `None` when it is empty (never a panic).
@@ -69,8 +70,9 @@ impl<T: Send> LocalStack<T> {
     /// assert_eq!(stack.pop(), None);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn pop(&self) -> Option<T> {
-        self.stacks.get()?.borrow_mut().pop()
+        borrow_mut(&*self.stacks.get()?, "pop").pop()
     }
 
     /// A clone of the top of this thread's stack (werkzeug's `top`).
@@ -93,8 +95,8 @@ impl<T: Send> LocalStack<T> {
     ///
     /// # Panics
     ///
-    /// If `f` pushes or pops on this same stack (the top is borrowed meanwhile,
-    /// as a `RefCell`'s contents are).
+    /// If `f` pushes or pops on this same stack (the top is borrowed
+    /// meanwhile): the panic message says so.
     ///
     /// ```
     /// let stack = threadkit::LocalStack::new();
@@ -151,6 +153,26 @@ impl<T: Send> LocalStack<T> {
             _thread: PhantomData,
         }
     }
+}
+
+/// This thread's stack, mutably; a push or pop inside `with_top` (which
+/// borrows the top) panics with a message that names the rule.
+#[inline]
+#[track_caller]
+fn borrow_mut<'a, T>(stack: &'a RefCell<Vec<T>>, method: &str) -> core::cell::RefMut<'a, Vec<T>> {
+    match stack.try_borrow_mut() {
+        Ok(stack) => stack,
+        Err(_) => misuse(method),
+    }
+}
+
+#[cold]
+#[track_caller]
+fn misuse(method: &str) -> ! {
+    panic!(
+        "LocalStack::{method} called inside `with_top` on the same stack, whose top \
+         it borrows; read the top with `top()` (a clone) to change the stack meanwhile"
+    )
 }
 
 /// Pops its entry of a [`LocalStack`] when dropped (see

@@ -16,13 +16,12 @@
 //! fails at once, in the value's destructor.
 //!
 //! A thread takes a slot (its entry in every table) on its first value and frees
-//! it at exit. The slot allocator is a std mutex, which loom cannot see, so a
-//! slot reused within one execution looks to loom like two threads using one
-//! entry with nothing ordering them: see the ignored
-//! `local_thread_spawned_after_a_join_never_sees_the_old_value`. The other models
-//! therefore keep their threads alive until every thread has its slot
-//! ([`rendezvous`]), except `local_reused_slot_never_shows_the_old_value`,
-//! which orders the reuse itself (through the old value's drop).
+//! it at exit. The slot allocator is a std mutex, which loom cannot see; what
+//! orders a reused entry for loom is the table's lock, which both the exit hook
+//! that empties an entry and the insert that fills it take
+//! (`local_thread_spawned_after_a_join_never_sees_the_old_value`). Most models
+//! keep their threads alive until every thread has its slot ([`rendezvous`]),
+//! so that each explores its own property rather than slot reuse.
 //!
 //! A failing model may abort the whole test binary ("panic in a destructor
 //! during cleanup"): after the first panic, loom drops the remaining threads'
@@ -73,9 +72,9 @@ impl Ledger {
 }
 
 /// Loom's branch limit per execution, at least: every `iter_mut`, `clear` and
-/// drop of a `Local` loads each of its table's 63 bucket pointers (a loom branch
-/// each), so a model with a few of them exceeds loom's default of 1000. The loads
-/// race with nothing, so they add no executions.
+/// drop of a `Local` loads each of its table's bucket pointers (8 under loom;
+/// a loom branch each), so a model with a few of them can exceed loom's default
+/// of 1000. The loads race with nothing, so they add no executions.
 const MAX_BRANCHES: usize = 10_000;
 
 /// Held by each model while it runs. Slots come from one allocator per
@@ -273,14 +272,10 @@ fn local_reused_slot_never_shows_the_old_value() {
 }
 
 /// As above, as a user writes it: join a thread, then spawn the next, which
-/// may take the slot the first frees at exit. Natively the slot allocator's
-/// std mutex orders the old thread's exit hook before the new thread's first
-/// use of the slot; loom cannot see that mutex, and reports the new thread's
-/// insert racing with the old thread's use of the same entry (a stale `owner`
-/// in `Table::insert`'s `debug_assert`, or concurrent `UnsafeCell` accesses).
+/// may take the slot the first frees at exit. The table's lock orders the old
+/// thread's exit hook before the new thread's insert into the same entry (an
+/// earlier version filled the entry without it, and loom reported a race).
 #[test]
-#[ignore = "bug: under loom, slot reuse is ordered only by the std mutex of the slot \
-            allocator (src/local/thread.rs SLOTS), invisible to loom: a false race report"]
 fn local_thread_spawned_after_a_join_never_sees_the_old_value() {
     model(|| {
         let local = Arc::new(Local::new());
@@ -350,6 +345,45 @@ fn local_iter_mut_sees_only_live_values() {
         holder.join().unwrap();
         only.clear(); // races with the holder's exit hook
         assert_eq!(only.iter_mut().count(), 0, "a value survived clear");
+    });
+}
+
+/// A thread that exits while `iter_mut`'s borrows (which may outlive the
+/// iterator) are alive leaves its value in place: it is never dropped under a
+/// borrow, and the next `&self` call on the `Local` drops it (the ledger checks
+/// exactly once).
+#[test]
+fn local_thread_exiting_while_iter_mut_lends_leaves_its_value_to_the_next_call() {
+    model(|| {
+        let mut local = Arc::new(Local::new());
+        let (holding, release) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let holder = {
+            let (local, holding, release) = (
+                Arc::clone(&local),
+                Arc::clone(&holding),
+                Arc::clone(&release),
+            );
+            thread::spawn(move || {
+                set_own(&local, 1);
+                drop(local); // lets main borrow `&mut`; the value stays in the table
+                holding.store(true, Ordering::Release);
+                wait_for(&release);
+            })
+        };
+        wait_for(&holding);
+        let only = Arc::get_mut(&mut local).expect("the holder dropped its clone");
+        let values: Vec<&mut Tracked> = only.iter_mut().collect();
+        release.store(true, Ordering::Release);
+        holder.join().unwrap(); // under loom its exit hook may run before or after the reads
+        for value in values {
+            assert_eq!(Ledger::alive(1), 1, "dropped under an iter_mut borrow");
+            value.hits += 1;
+        }
+        thread::yield_now();
+        assert!(only.get().is_none(), "main has no value"); // ends the lending
     });
 }
 

@@ -137,6 +137,11 @@ fn next_thread_id() -> core::num::NonZeroUsize {
     core::num::NonZeroUsize::new(id).expect("the counter starts at 1 and never wraps")
 }
 
+/// Whether the current thread is unwinding (std's; loom has no own).
+pub(crate) fn panicking() -> bool {
+    std::thread::panicking()
+}
+
 /// Turns a timeout into a deadline; `None` (wait forever) when it overflows, so
 /// `Duration::MAX` means "no timeout" rather than a panic.
 pub(crate) fn deadline_after(timeout: core::time::Duration) -> Option<Instant> {

@@ -16,10 +16,14 @@
 //!   reused slot;
 //! - each thread hooks its exit ([`thread`]) and drops its values then; its
 //!   slot is reused only after that;
-//! - a `LocalRef` checks, on each deref, that its entry still carries its
-//!   thread's identity: one kept in another thread-local whose destructor runs
-//!   after the exit hook panics instead of reading a dropped value (a relaxed
-//!   load, cheaper than counting borrows);
+//! - a `LocalRef` counts itself in its entry: a value that one still
+//!   borrows when its thread exits (a leaked `LocalRef`, or one kept in a
+//!   thread-local whose destructor runs after the exit hook) is kept, and its
+//!   slot retired, rather than dropped under the borrow;
+//! - `iter_mut` lends `&mut` to other threads' values for as long as the
+//!   caller likes (the borrows may outlive the iterator): a thread that exits
+//!   meanwhile leaves its value, and the next call on the `Local` (any
+//!   `&self` call shows the borrows have ended) drops it;
 //! - a `Local` is a pointer to its table, allocated on first use, so
 //!   `Local::new` is `const` (a `static` needs no lazy wrapper) and a
 //!   `Local` may move after use (the exit hooks hold the table, not the `Local`).
@@ -34,6 +38,9 @@ use core::ptr;
 
 use self::table::{Entry, Table};
 use crate::facade::{AtomicPtr, Ordering, StdArc, const_fn};
+
+/// The tag of a `Local`'s table pointer while `iter_mut` may have borrows out.
+const LENDING: usize = 1;
 
 /// Per-object thread-local storage: each thread sees its own value of one
 /// `Local` (Python's `threading.local`, werkzeug's `Local`).
@@ -81,6 +88,7 @@ use crate::facade::{AtomicPtr, Ordering, StdArc, const_fn};
 /// ```
 pub struct Local<T: Send> {
     /// An `Arc<Table<T>>` (raw), allocated on first use; null until then.
+    /// Tagged with [`LENDING`] from an `iter_mut` to the next `&self` call.
     table: AtomicPtr<Table<T>>,
     /// Owns `T`s (for the drop check).
     _values: PhantomData<T>,
@@ -101,9 +109,6 @@ pub struct Local<T: Send> {
 pub struct LocalRef<'a, T> {
     value: &'a T,
     entry: &'a Entry<T>,
-    /// The identity of the value's thread, which the entry carries while the
-    /// value lives.
-    thread: usize,
     /// `!Send` and `!Sync`: tied to the thread that owns the value.
     _thread: PhantomData<*const ()>,
 }
@@ -125,13 +130,37 @@ impl<T: Send> Local<T> {
         }
     }
 
-    /// The table, if any thread has stored a value yet.
+    /// The table, if any thread has stored a value yet. A `&self` call shows
+    /// that the borrows of an earlier `iter_mut` have ended: the first one
+    /// after it ends the lending (see `iter_mut`).
     #[inline]
     fn table(&self) -> Option<&Table<T>> {
         // Acquire: pairs with the table's publication.
         let table = self.table.load(Ordering::Acquire);
+        if table.addr() & LENDING != 0 {
+            return Some(self.end_lending(table));
+        }
         // SAFETY: a published table is an `Arc` this `Local` holds until it drops.
         (!table.is_null()).then(|| unsafe { &*table })
+    }
+
+    /// The table pointer without its `LENDING` tag (null if none yet).
+    fn raw_table(&self) -> *mut Table<T> {
+        self.table
+            .load(Ordering::Acquire)
+            .map_addr(|addr| addr & !LENDING)
+    }
+
+    #[cold]
+    fn end_lending(&self, tagged: *mut Table<T>) -> &Table<T> {
+        let untagged = tagged.map_addr(|addr| addr & !LENDING);
+        // SAFETY: as in `table`.
+        let table = unsafe { &*untagged };
+        let dead = table.end_lending();
+        // Racing callers store the same pointer.
+        self.table.store(untagged, Ordering::Release);
+        drop(dead); // the values of threads that exited meanwhile
+        table
     }
 
     /// The current thread's value, if it has one.
@@ -145,9 +174,8 @@ impl<T: Send> Local<T> {
     #[inline]
     #[must_use]
     pub fn get(&self) -> Option<LocalRef<'_, T>> {
-        let thread = thread::current()?;
-        let (value, entry) = self.table()?.get(thread)?;
-        Some(LocalRef::new(value, entry, thread))
+        let (value, entry) = self.table()?.get(thread::current()?)?;
+        Some(LocalRef::new(value, entry))
     }
 
     /// The current thread's value, created by `create` if it has none.
@@ -218,8 +246,7 @@ impl<T: Send> Local<T> {
              (a re-entrant initialisation)"
         );
         if table.insert(thread, value) {
-            // SAFETY (of the cast): `table` is this `Local`'s `Arc<Table<T>>`.
-            let table = self.table.load(Ordering::Acquire).cast_const();
+            let table = self.raw_table().cast_const();
             // SAFETY: the pointer is an `Arc` held by this `Local`.
             let table: StdArc<Table<T>> = unsafe {
                 StdArc::increment_strong_count(table);
@@ -249,8 +276,9 @@ impl<T: Send> Local<T> {
     /// Every live thread's value, `&mut` (the `&mut self` shows that no thread
     /// is using the `Local` now). The order is unspecified.
     ///
-    /// While the iterator lives, a thread that exits waits for it before it
-    /// drops its value here: do not wait for such a thread inside the loop.
+    /// The borrows may outlive the iterator, so a thread that exits while they
+    /// may be alive (after this call, before the next call of any method)
+    /// leaves its value here, and the next call drops it.
     ///
     /// ```
     /// use std::cell::Cell;
@@ -266,16 +294,20 @@ impl<T: Send> Local<T> {
     /// assert_eq!(total, 5);
     /// ```
     pub fn iter_mut(&mut self) -> IterMut<'_, T> {
-        let (lock, values) = match self.table() {
-            Some(table) => {
-                let (lock, values) = table.lock_values();
-                (Some(lock), values)
-            }
-            None => (None, Vec::new()),
+        let raw = self.raw_table();
+        let values = if raw.is_null() {
+            Vec::new()
+        } else {
+            // SAFETY: as in `table`.
+            let (live, dead) = unsafe { &*raw }.lend_values();
+            // Tagged until the next `&self` call, which shows the borrows ended.
+            self.table
+                .store(raw.map_addr(|addr| addr | LENDING), Ordering::Relaxed);
+            drop(dead); // threads that exited during an earlier `iter_mut`
+            live
         };
         IterMut {
             values: values.into_iter(),
-            _lock: lock,
             _local: PhantomData,
         }
     }
@@ -290,15 +322,18 @@ impl<T: Send> Local<T> {
     /// assert!(local.get().is_none());
     /// ```
     pub fn clear(&mut self) {
-        if let Some(table) = self.table() {
-            drop(table.take_all());
+        let raw = self.raw_table();
+        if !raw.is_null() {
+            self.table.store(raw, Ordering::Relaxed); // no longer lending
+            // SAFETY: as in `table`.
+            drop(unsafe { &*raw }.take_all());
         }
     }
 }
 
 impl<T: Send> Drop for Local<T> {
     fn drop(&mut self) {
-        let table = self.table.load(Ordering::Acquire);
+        let table = self.raw_table();
         if table.is_null() {
             return;
         }
@@ -329,11 +364,12 @@ impl<T: Send> core::panic::UnwindSafe for Local<T> {}
 impl<T: Send> core::panic::RefUnwindSafe for Local<T> {}
 
 impl<'a, T> LocalRef<'a, T> {
-    fn new(value: &'a T, entry: &'a Entry<T>, thread: thread::Thread) -> LocalRef<'a, T> {
+    #[inline]
+    fn new(value: &'a T, entry: &'a Entry<T>) -> LocalRef<'a, T> {
+        entry.borrows.set(entry.borrows.get() + 1);
         LocalRef {
             value,
             entry,
-            thread: thread.id.get(),
             _thread: PhantomData,
         }
     }
@@ -342,36 +378,22 @@ impl<'a, T> LocalRef<'a, T> {
 impl<T> Deref for LocalRef<'_, T> {
     type Target = T;
 
-    /// # Panics
-    ///
-    /// If the value was dropped at its thread's exit while this borrow lived
-    /// on in another thread-local's destructor (which std runs after
-    /// threadkit's): it would dangle.
     #[inline]
-    #[track_caller]
     fn deref(&self) -> &T {
-        // Relaxed: the entry changes hands only after this thread emptied it
-        // (then it never shows this identity again), or through `&mut Local`,
-        // impossible while this borrow lives.
-        if self.entry.owner.load(Ordering::Relaxed) != self.thread {
-            dangling();
-        }
         self.value
     }
 }
 
-#[cold]
-#[track_caller]
-fn dangling() -> ! {
-    panic!(
-        "LocalRef used after its thread's values were dropped (it was kept in a \
-         thread-local whose destructor ran after threadkit's)"
-    )
-}
-
 impl<T> Clone for LocalRef<'_, T> {
     fn clone(&self) -> Self {
-        LocalRef { ..*self }
+        LocalRef::new(self.value, self.entry)
+    }
+}
+
+impl<T> Drop for LocalRef<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.entry.borrows.set(self.entry.borrows.get() - 1);
     }
 }
 
@@ -391,8 +413,6 @@ impl<T: fmt::Display> fmt::Display for LocalRef<'_, T> {
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct IterMut<'a, T> {
     values: std::vec::IntoIter<*mut T>,
-    /// Keeps exiting threads from dropping their values meanwhile.
-    _lock: Option<crate::facade::MutexGuard<'a, ()>>,
     _local: PhantomData<&'a mut T>,
 }
 
@@ -401,7 +421,8 @@ impl<'a, T> Iterator for IterMut<'a, T> {
 
     fn next(&mut self) -> Option<&'a mut T> {
         // SAFETY: each pointer is a distinct live value, yielded once; the
-        // `&mut Local` borrow and the table lock keep every other access out.
+        // `&mut Local` borrow keeps every other access out for `'a`, and the
+        // table's `lent` flag keeps exiting threads from dropping it.
         self.values.next().map(|value| unsafe { &mut *value })
     }
 

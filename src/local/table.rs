@@ -1,42 +1,64 @@
 //! The table behind one [`Local`](super::Local): an entry per thread slot, in
 //! buckets of doubling size allocated on first use (the layout of the
-//! `thread_local` crate), so a lookup is two loads and never takes a lock.
+//! `thread_local` crate), so a lookup is three loads and never takes a lock.
 //!
-//! An entry is written only by its own thread (insert, and its exit hook) or
-//! by a holder of `&mut Local` (`iter_mut`, `clear`, drop). The one race, a
-//! thread's exit against `&mut Local` access from another thread, is ordered by
-//! the table's `lock`.
+//! An entry is written by its own thread (insert, and its exit hook) or by a
+//! holder of `&mut Local` (`iter_mut`, `clear`, drop); the table's `lock`
+//! orders a thread's exit against the rest. Two cases keep an exiting
+//! thread's value alive in its entry:
+//!
+//! - a `LocalRef` to it is still alive (leaked, or kept by another
+//!   thread-local's destructor): the entry is marked [`RETIRED`], its slot is
+//!   never reused, and the value is dropped with the `Local` (or by `clear`);
+//! - `iter_mut` lent out `&mut` to the values, and the borrows may still be
+//!   alive: the entry is marked [`DEAD`] and the value dropped when the
+//!   lending ends (the next `&self` call on the `Local`), or by `clear`,
+//!   `iter_mut` or the drop.
 
 use core::cell::Cell;
 use core::mem::MaybeUninit;
 use core::ptr;
 
 use super::thread::{ExitHook, Thread};
-use crate::facade::{
-    self, AtomicPtr, AtomicUsize, Mutex, MutexGuard, Ordering, StdArc, StdWeak, UnsafeCell,
-};
+use crate::facade::{self, AtomicPtr, AtomicUsize, Mutex, Ordering, StdArc, StdWeak, UnsafeCell};
 
-/// Buckets: bucket `b` holds `2^b` slots (see `thread::Thread`).
+/// Buckets: bucket `b` holds `2^b` slots (see `thread::Thread`). Under loom,
+/// fewer: every `iter_mut`, `clear` and drop loads each one.
+#[cfg(not(loom))]
 const BUCKETS: usize = usize::BITS as usize - 1;
+#[cfg(loom)]
+const BUCKETS: usize = 8;
+
+/// The owner of an entry whose thread exited while `iter_mut` lent its value
+/// (see the module docs). Never a thread identity.
+const DEAD: usize = usize::MAX;
+
+/// The owner of an entry whose thread exited while a `LocalRef` borrowed its
+/// value: the slot is retired. Never a thread identity.
+const RETIRED: usize = usize::MAX - 1;
 
 /// One thread's place in a table.
 pub(super) struct Entry<T> {
-    /// The identity of the thread whose value this holds; 0 when empty.
-    pub(super) owner: AtomicUsize,
+    /// The identity of the thread whose value this holds; 0 when empty,
+    /// [`DEAD`] when its thread has exited.
+    owner: AtomicUsize,
     /// The identity of the last thread that asked to be told of its exit.
     hooked: Cell<usize>,
+    /// Live `LocalRef`s to the value (touched by the owner thread only).
+    pub(super) borrows: Cell<usize>,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
 pub(super) struct Table<T> {
     buckets: [AtomicPtr<Entry<T>>; BUCKETS],
-    lock: Mutex<()>,
+    /// Whether `iter_mut` may have `&mut` borrows of values out.
+    lent: Mutex<bool>,
 }
 
 // SAFETY: values move between threads only as `T: Send` allows (dropped or
 // lent `&mut` by another thread once theirs is gone); a shared `&T` is lent
 // only to the owner thread, so `T: Sync` is not needed. The `Cell`s are
-// touched by the owner thread only.
+// touched by the owner thread, or under `&mut Local`.
 unsafe impl<T: Send> Send for Table<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Table<T> {}
@@ -45,17 +67,19 @@ impl<T> Table<T> {
     pub(super) fn new() -> Table<T> {
         Table {
             buckets: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-            lock: facade::mutex(()),
+            lent: facade::mutex(false),
         }
     }
 
     /// The entry of `thread`'s slot, if its bucket exists.
     #[inline]
     fn entry(&self, thread: Thread) -> Option<&Entry<T>> {
-        debug_assert!(thread.bucket < BUCKETS);
+        #[cfg(not(loom))]
         // SAFETY: a slot below `usize::MAX` is in bucket `BUCKETS - 1` at most
         // (the bounds check this skips costs a fifth of a lookup).
         let bucket = unsafe { self.buckets.get_unchecked(thread.bucket) };
+        #[cfg(loom)]
+        let bucket = &self.buckets[thread.bucket];
         // Acquire: pairs with the bucket's publication.
         let entries = bucket.load(Ordering::Acquire);
         // SAFETY: a non-null bucket is a live allocation of `2^bucket` entries
@@ -83,10 +107,20 @@ impl<T> Table<T> {
     /// table must now hook the thread's exit (the first value of this thread).
     pub(super) fn insert(&self, thread: Thread, value: T) -> bool {
         let entry = self.entry_or_alloc(thread);
-        debug_assert_eq!(entry.owner.load(Ordering::Relaxed), 0);
-        // SAFETY: the entry is empty, and only this thread fills its slot.
-        entry.value.with_mut(|cell| unsafe { (*cell).write(value) });
-        entry.owner.store(thread.id.get(), Ordering::Release);
+        {
+            // Under the lock, which orders this fill after the exit hook that
+            // emptied the slot for its last thread (a loom model sees no
+            // other order: the slot allocator is a std mutex).
+            let _lent = self.lent.lock();
+            // Empty: a slot is reused only once its last value was dropped,
+            // or left dead and then reaped when the lending ended (before
+            // this thread's `&self` call got here).
+            debug_assert_eq!(entry.owner.load(Ordering::Relaxed), 0);
+            // SAFETY: the entry is empty, and only this thread fills its slot.
+            entry.value.with_mut(|cell| unsafe { (*cell).write(value) });
+            entry.borrows.set(0);
+            entry.owner.store(thread.id.get(), Ordering::Release);
+        }
         entry.hooked.replace(thread.id.get()) != thread.id.get()
     }
 
@@ -100,6 +134,7 @@ impl<T> Table<T> {
             .map(|_| Entry {
                 owner: AtomicUsize::new(0),
                 hooked: Cell::new(0),
+                borrows: Cell::new(0),
                 value: UnsafeCell::new(MaybeUninit::uninit()),
             })
             .collect();
@@ -118,9 +153,11 @@ impl<T> Table<T> {
         self.entry(thread).expect("the bucket was just published")
     }
 
-    /// Takes every value out (for `clear` and drop); the caller drops them.
+    /// Takes every value out, dead ones included (for `clear` and drop); the
+    /// caller drops them.
     pub(super) fn take_all(&self) -> Vec<T> {
-        let _lock = self.lock.lock();
+        let mut lent = self.lent.lock();
+        *lent = false; // `&mut Local` is being used again: earlier borrows ended
         let mut values = Vec::new();
         self.for_each_entry(|entry| {
             if entry.owner.load(Ordering::Acquire) != 0 {
@@ -136,16 +173,49 @@ impl<T> Table<T> {
         values
     }
 
-    /// Every value, `&mut`, under the lock (so no thread exit drops one meanwhile).
-    pub(super) fn lock_values(&self) -> (MutexGuard<'_, ()>, Vec<*mut T>) {
-        let lock = self.lock.lock();
-        let mut values = Vec::new();
+    /// Lends out every live value (for `iter_mut`): from now until
+    /// [`end_lending`](Self::end_lending) (or `clear`, or the drop), an
+    /// exiting thread leaves its value in place. Dead values are taken out
+    /// (the caller drops them).
+    pub(super) fn lend_values(&self) -> (Vec<*mut T>, Vec<T>) {
+        let mut lent = self.lent.lock();
+        *lent = true;
+        let (mut live, mut dead) = (Vec::new(), Vec::new());
+        self.for_each_entry(|entry| match entry.owner.load(Ordering::Acquire) {
+            0 => {}
+            DEAD => {
+                entry.owner.store(0, Ordering::Relaxed);
+                // SAFETY: a dead value is unreachable; emptying hands it over.
+                dead.push(
+                    entry
+                        .value
+                        .with(|value| unsafe { (*value).assume_init_read() }),
+                );
+            }
+            RETIRED => {} // a `LocalRef` may still read it: left for `clear` or the drop
+            _ => live.push(entry.value.with_mut(|value| value.cast::<T>())),
+        });
+        (live, dead)
+    }
+
+    /// Ends a lending (the `iter_mut` borrows have ended) and takes out the
+    /// values left by threads that exited meanwhile (the caller drops them).
+    pub(super) fn end_lending(&self) -> Vec<T> {
+        let mut lent = self.lent.lock();
+        *lent = false;
+        let mut dead = Vec::new();
         self.for_each_entry(|entry| {
-            if entry.owner.load(Ordering::Acquire) != 0 {
-                values.push(entry.value.with_mut(|value| value.cast::<T>()));
+            if entry.owner.load(Ordering::Acquire) == DEAD {
+                entry.owner.store(0, Ordering::Relaxed);
+                // SAFETY: a dead value is unreachable; emptying hands it over.
+                dead.push(
+                    entry
+                        .value
+                        .with(|value| unsafe { (*value).assume_init_read() }),
+                );
             }
         });
-        (lock, values)
+        dead
     }
 
     fn for_each_entry(&self, mut f: impl FnMut(&Entry<T>)) {
@@ -194,26 +264,38 @@ impl<T: Send> Table<T> {
         }
     }
 
-    /// Drops `thread`'s value here, if any. A `LocalRef` to it that is still
-    /// alive (kept by another thread-local's destructor) finds the entry no
-    /// longer carries its thread's identity, and panics rather than dangle.
+    /// Drops `thread`'s value here, if any, under the lock (so a `Local`
+    /// that drops meanwhile waits for it: its `T` may borrow what the dropper
+    /// is about to free). Returns `false` if the slot must never be reused.
     fn thread_exited(&self, thread: Thread) -> bool {
         let Some(entry) = self.entry(thread) else {
             return true;
         };
-        let value = {
-            let _lock = self.lock.lock();
-            if entry.owner.load(Ordering::Relaxed) != thread.id.get() {
-                return true; // cleared by `&mut Local`
-            }
-            entry.owner.store(0, Ordering::Relaxed);
-            // SAFETY: the entry was this thread's; emptying it hands the value over.
-            entry
-                .value
-                .with(|value| unsafe { (*value).assume_init_read() })
-        };
-        // Dropped outside the lock: its destructor may use other `Local`s.
+        let lent = self.lent.lock();
+        if entry.owner.load(Ordering::Relaxed) != thread.id.get() {
+            return true; // emptied by `&mut Local`
+        }
+        if entry.borrows.get() != 0 {
+            // A `LocalRef` outlives this thread (leaked, or in a later
+            // thread-local destructor): keep the value, retire the slot.
+            entry.owner.store(RETIRED, Ordering::Relaxed);
+            return false;
+        }
+        if *lent {
+            // `iter_mut` may still hold `&mut` to it: leave it to the end of
+            // the lending (the next `&self` call), `clear` or the drop.
+            entry.owner.store(DEAD, Ordering::Relaxed);
+            return true;
+        }
+        entry.owner.store(0, Ordering::Relaxed);
+        // SAFETY: the entry was this thread's; emptying it hands the value over.
+        let value = entry
+            .value
+            .with(|value| unsafe { (*value).assume_init_read() });
+        // Its destructor may read `Local`s (lock-free); creating a value now
+        // panics (the thread is exiting), so it never re-enters this lock.
         drop(value);
+        drop(lent);
         true
     }
 }

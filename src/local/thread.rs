@@ -133,6 +133,11 @@ impl Drop for Exit {
         let Some(thread) = self.thread.take() else {
             return;
         };
+        // Under loom a failed model drops its thread-locals after the model
+        // panicked, outside any execution: touching loom's types would abort.
+        if cfg!(loom) && facade::panicking() {
+            return;
+        }
         // From here on this thread has no values: a value's destructor that
         // reads a `Local` finds nothing (and may not create a new value).
         let _ = CURRENT.try_with(|current| current.set(None));
