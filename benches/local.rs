@@ -48,253 +48,266 @@
 
 mod common;
 
-use std::cell::{Cell, RefCell};
-use std::hint::black_box;
-use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+// The benchmarks keep threadkit objects in `static`s, which need `Local::new`
+// to be `const`: it is not under `--cfg loom`, where this file builds empty.
+#[cfg(not(loom))]
+mod bench {
+    use std::cell::{Cell, RefCell};
+    use std::hint::black_box;
+    use std::sync::Arc;
+    use std::thread;
+    use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group};
-use thread_local::ThreadLocal;
-use threadkit::{Local, LocalStack};
+    use criterion::{Criterion, Throughput, criterion_group};
+    use thread_local::ThreadLocal;
+    use threadkit::{Local, LocalStack};
 
-use common::single_thread_groups;
+    use super::common::{self, single_thread_groups};
 
-thread_local! {
-    /// `get_or-hit`'s std peer.
-    static STD_HIT: Cell<u64> = const { Cell::new(0) };
-    /// `stack-push-pop`'s std peer.
-    static STD_STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
-    /// `first-access`'s std peer: initialised lazily, on the first `with`.
-    #[allow(clippy::missing_const_for_thread_local)]
-    static STD_FIRST: Cell<u64> = Cell::new(0);
-}
-
-/// The work done on a value in every group: an increment, returning the new
-/// count.
-#[inline(always)]
-fn bump(value: &Cell<u64>) -> u64 {
-    let count = value.get() + 1;
-    value.set(count);
-    count
-}
-
-// ---------------------------------------------------------------------------
-// get_or on an initialised slot
-// ---------------------------------------------------------------------------
-
-fn get_or_hit(c: &mut Criterion) {
-    if !single_thread_groups() {
-        return;
+    thread_local! {
+        /// `get_or-hit`'s std peer.
+        static STD_HIT: Cell<u64> = const { Cell::new(0) };
+        /// `stack-push-pop`'s std peer.
+        static STD_STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+        /// `first-access`'s std peer: initialised lazily, on the first `with`.
+        #[allow(clippy::missing_const_for_thread_local)]
+        static STD_FIRST: Cell<u64> = Cell::new(0);
     }
-    let mut group = c.benchmark_group("local/get_or-hit");
-    group.throughput(Throughput::Elements(1));
 
-    let local = Local::<Cell<u64>>::new();
-    local.get_or(|| Cell::new(0));
-    group.bench_function("threadkit", |b| {
-        b.iter(|| bump(&black_box(&local).get_or(|| Cell::new(0))));
-    });
-
-    let local = ThreadLocal::<Cell<u64>>::new();
-    local.get_or(|| Cell::new(0));
-    group.bench_function("thread_local", |b| {
-        b.iter(|| bump(black_box(&local).get_or(|| Cell::new(0))));
-    });
-
-    group.bench_function("std", |b| {
-        b.iter(|| STD_HIT.with(bump));
-    });
-
-    group.finish();
-}
-
-// ---------------------------------------------------------------------------
-// LocalStack push + pop
-// ---------------------------------------------------------------------------
-
-fn stack_push_pop(c: &mut Criterion) {
-    if !single_thread_groups() {
-        return;
+    /// The work done on a value in every group: an increment, returning the new
+    /// count.
+    #[inline(always)]
+    fn bump(value: &Cell<u64>) -> u64 {
+        let count = value.get() + 1;
+        value.set(count);
+        count
     }
-    let mut group = c.benchmark_group("local/stack-push-pop");
-    group.throughput(Throughput::Elements(1));
 
-    let stack = LocalStack::<u64>::new();
-    stack.push(0);
-    assert_eq!(stack.pop(), Some(0));
-    group.bench_function("threadkit", |b| {
-        b.iter(|| {
-            let stack = black_box(&stack);
-            stack.push(black_box(1));
-            stack.pop()
+    // ---------------------------------------------------------------------------
+    // get_or on an initialised slot
+    // ---------------------------------------------------------------------------
+
+    fn get_or_hit(c: &mut Criterion) {
+        if !single_thread_groups() {
+            return;
+        }
+        let mut group = c.benchmark_group("local/get_or-hit");
+        group.throughput(Throughput::Elements(1));
+
+        let local = Local::<Cell<u64>>::new();
+        local.get_or(|| Cell::new(0));
+        group.bench_function("threadkit", |b| {
+            b.iter(|| bump(&black_box(&local).get_or(|| Cell::new(0))));
         });
-    });
 
-    STD_STACK.with(|stack| stack.borrow_mut().reserve(1));
-    group.bench_function("std", |b| {
-        b.iter(|| {
-            STD_STACK.with(|stack| stack.borrow_mut().push(black_box(1)));
-            STD_STACK.with(|stack| stack.borrow_mut().pop())
+        let local = ThreadLocal::<Cell<u64>>::new();
+        local.get_or(|| Cell::new(0));
+        group.bench_function("thread_local", |b| {
+            b.iter(|| bump(black_box(&local).get_or(|| Cell::new(0))));
         });
-    });
 
-    let stack = ThreadLocal::<RefCell<Vec<u64>>>::new();
-    stack.get_or_default().borrow_mut().reserve(1);
-    group.bench_function("thread_local", |b| {
-        b.iter(|| {
-            let stack = black_box(&stack);
-            stack.get_or_default().borrow_mut().push(black_box(1));
-            stack.get_or_default().borrow_mut().pop()
+        group.bench_function("std", |b| {
+            b.iter(|| STD_HIT.with(bump));
         });
-    });
 
-    group.finish();
-}
-
-// ---------------------------------------------------------------------------
-// First access in a new thread
-// ---------------------------------------------------------------------------
-
-/// Runs `iters` threads one after the other, each running `body` (which
-/// returns the time it measured itself), and sums the times.
-fn sum_over_threads(iters: u64, body: impl Fn() -> Duration + Send + Clone + 'static) -> Duration {
-    (0..iters)
-        .map(|_| {
-            thread::spawn(body.clone())
-                .join()
-                .expect("a bench thread panicked")
-        })
-        .sum()
-}
-
-static FIRST_LOCAL: Local<Cell<u64>> = Local::new();
-
-fn first_access(c: &mut Criterion) {
-    if !single_thread_groups() {
-        return;
+        group.finish();
     }
-    let mut group = c.benchmark_group("local/first-access");
-    group.throughput(Throughput::Elements(1));
 
-    group.bench_function("threadkit", |b| {
-        b.iter_custom(|iters| {
-            sum_over_threads(iters, || {
-                let started = Instant::now();
-                let count = bump(&FIRST_LOCAL.get_or(|| Cell::new(0)));
-                let elapsed = started.elapsed();
-                assert_eq!(count, 1, "the thread found an old value");
-                elapsed
+    // ---------------------------------------------------------------------------
+    // LocalStack push + pop
+    // ---------------------------------------------------------------------------
+
+    fn stack_push_pop(c: &mut Criterion) {
+        if !single_thread_groups() {
+            return;
+        }
+        let mut group = c.benchmark_group("local/stack-push-pop");
+        group.throughput(Throughput::Elements(1));
+
+        let stack = LocalStack::<u64>::new();
+        stack.push(0);
+        assert_eq!(stack.pop(), Some(0));
+        group.bench_function("threadkit", |b| {
+            b.iter(|| {
+                let stack = black_box(&stack);
+                stack.push(black_box(1));
+                stack.pop()
+            });
+        });
+
+        STD_STACK.with(|stack| stack.borrow_mut().reserve(1));
+        group.bench_function("std", |b| {
+            b.iter(|| {
+                STD_STACK.with(|stack| stack.borrow_mut().push(black_box(1)));
+                STD_STACK.with(|stack| stack.borrow_mut().pop())
+            });
+        });
+
+        let stack = ThreadLocal::<RefCell<Vec<u64>>>::new();
+        stack.get_or_default().borrow_mut().reserve(1);
+        group.bench_function("thread_local", |b| {
+            b.iter(|| {
+                let stack = black_box(&stack);
+                stack.get_or_default().borrow_mut().push(black_box(1));
+                stack.get_or_default().borrow_mut().pop()
+            });
+        });
+
+        group.finish();
+    }
+
+    // ---------------------------------------------------------------------------
+    // First access in a new thread
+    // ---------------------------------------------------------------------------
+
+    /// Runs `iters` threads one after the other, each running `body` (which
+    /// returns the time it measured itself), and sums the times.
+    fn sum_over_threads(
+        iters: u64,
+        body: impl Fn() -> Duration + Send + Clone + 'static,
+    ) -> Duration {
+        (0..iters)
+            .map(|_| {
+                thread::spawn(body.clone())
+                    .join()
+                    .expect("a bench thread panicked")
             })
-        });
-    });
+            .sum()
+    }
 
-    group.bench_function("thread_local", |b| {
-        b.iter_custom(|iters| {
-            (0..iters)
-                .map(|_| {
-                    let local = Arc::new(ThreadLocal::<Cell<u64>>::with_capacity(8));
-                    sum_over_threads(1, move || {
-                        let started = Instant::now();
-                        let count = bump(local.get_or(|| Cell::new(0)));
-                        let elapsed = started.elapsed();
-                        assert_eq!(count, 1, "the thread found an old value");
-                        elapsed
-                    })
+    static FIRST_LOCAL: Local<Cell<u64>> = Local::new();
+
+    fn first_access(c: &mut Criterion) {
+        if !single_thread_groups() {
+            return;
+        }
+        let mut group = c.benchmark_group("local/first-access");
+        group.throughput(Throughput::Elements(1));
+
+        group.bench_function("threadkit", |b| {
+            b.iter_custom(|iters| {
+                sum_over_threads(iters, || {
+                    let started = Instant::now();
+                    let count = bump(&FIRST_LOCAL.get_or(|| Cell::new(0)));
+                    let elapsed = started.elapsed();
+                    assert_eq!(count, 1, "the thread found an old value");
+                    elapsed
                 })
-                .sum::<Duration>()
+            });
         });
-    });
 
-    group.bench_function("std", |b| {
-        b.iter_custom(|iters| {
-            sum_over_threads(iters, || {
-                let started = Instant::now();
-                let count = STD_FIRST.with(bump);
-                let elapsed = started.elapsed();
-                assert_eq!(count, 1, "the thread found an old value");
-                elapsed
-            })
+        group.bench_function("thread_local", |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| {
+                        let local = Arc::new(ThreadLocal::<Cell<u64>>::with_capacity(8));
+                        sum_over_threads(1, move || {
+                            let started = Instant::now();
+                            let count = bump(local.get_or(|| Cell::new(0)));
+                            let elapsed = started.elapsed();
+                            assert_eq!(count, 1, "the thread found an old value");
+                            elapsed
+                        })
+                    })
+                    .sum::<Duration>()
+            });
         });
-    });
 
-    group.finish();
-}
+        group.bench_function("std", |b| {
+            b.iter_custom(|iters| {
+                sum_over_threads(iters, || {
+                    let started = Instant::now();
+                    let count = STD_FIRST.with(bump);
+                    let elapsed = started.elapsed();
+                    assert_eq!(count, 1, "the thread found an old value");
+                    elapsed
+                })
+            });
+        });
 
-// ---------------------------------------------------------------------------
-// Thread exit
-// ---------------------------------------------------------------------------
-
-static EXIT_LOCALS: [Local<Cell<u64>>; 8] = [const { Local::new() }; 8];
-static EXIT_THREAD_LOCALS: [ThreadLocal<Cell<u64>>; 8] = [const { ThreadLocal::new() }; 8];
-
-/// Runs `iters` threads one after the other; each runs `work` and returns the
-/// instant it finished. Sums, over the threads, the time from that instant to
-/// `join` returning.
-fn exit_times(iters: u64, work: fn()) -> Duration {
-    (0..iters)
-        .map(|_| {
-            let done = thread::spawn(move || {
-                work();
-                Instant::now()
-            })
-            .join()
-            .expect("a bench thread panicked");
-            done.elapsed()
-        })
-        .sum()
-}
-
-fn thread_exit(c: &mut Criterion) {
-    if !single_thread_groups() {
-        return;
+        group.finish();
     }
-    let mut group = c.benchmark_group("local/thread-exit");
-    group.throughput(Throughput::Elements(1));
 
-    group.bench_function("none", |b| {
-        b.iter_custom(|iters| {
-            exit_times(iters, || {
-                black_box(bump(&Cell::new(0)));
+    // ---------------------------------------------------------------------------
+    // Thread exit
+    // ---------------------------------------------------------------------------
+
+    static EXIT_LOCALS: [Local<Cell<u64>>; 8] = [const { Local::new() }; 8];
+    static EXIT_THREAD_LOCALS: [ThreadLocal<Cell<u64>>; 8] = [const { ThreadLocal::new() }; 8];
+
+    /// Runs `iters` threads one after the other; each runs `work` and returns the
+    /// instant it finished. Sums, over the threads, the time from that instant to
+    /// `join` returning.
+    fn exit_times(iters: u64, work: fn()) -> Duration {
+        (0..iters)
+            .map(|_| {
+                let done = thread::spawn(move || {
+                    work();
+                    Instant::now()
+                })
+                .join()
+                .expect("a bench thread panicked");
+                done.elapsed()
             })
-        });
-    });
+            .sum()
+    }
 
-    fn threadkit<const K: usize>() {
-        for local in &EXIT_LOCALS[..K] {
-            black_box(bump(&local.get_or(|| Cell::new(0))));
+    fn thread_exit(c: &mut Criterion) {
+        if !single_thread_groups() {
+            return;
         }
-    }
-    fn thread_local<const K: usize>() {
-        for local in &EXIT_THREAD_LOCALS[..K] {
-            black_box(bump(local.get_or(|| Cell::new(0))));
+        let mut group = c.benchmark_group("local/thread-exit");
+        group.throughput(Throughput::Elements(1));
+
+        group.bench_function("none", |b| {
+            b.iter_custom(|iters| {
+                exit_times(iters, || {
+                    black_box(bump(&Cell::new(0)));
+                })
+            });
+        });
+
+        fn threadkit<const K: usize>() {
+            for local in &EXIT_LOCALS[..K] {
+                black_box(bump(&local.get_or(|| Cell::new(0))));
+            }
         }
+        fn thread_local<const K: usize>() {
+            for local in &EXIT_THREAD_LOCALS[..K] {
+                black_box(bump(local.get_or(|| Cell::new(0))));
+            }
+        }
+        group.bench_function("threadkit-1", |b| {
+            b.iter_custom(|iters| exit_times(iters, threadkit::<1>));
+        });
+        group.bench_function("thread_local-1", |b| {
+            b.iter_custom(|iters| exit_times(iters, thread_local::<1>));
+        });
+        group.bench_function("threadkit-8", |b| {
+            b.iter_custom(|iters| exit_times(iters, threadkit::<8>));
+        });
+        group.bench_function("thread_local-8", |b| {
+            b.iter_custom(|iters| exit_times(iters, thread_local::<8>));
+        });
+
+        group.finish();
     }
-    group.bench_function("threadkit-1", |b| {
-        b.iter_custom(|iters| exit_times(iters, threadkit::<1>));
-    });
-    group.bench_function("thread_local-1", |b| {
-        b.iter_custom(|iters| exit_times(iters, thread_local::<1>));
-    });
-    group.bench_function("threadkit-8", |b| {
-        b.iter_custom(|iters| exit_times(iters, threadkit::<8>));
-    });
-    group.bench_function("thread_local-8", |b| {
-        b.iter_custom(|iters| exit_times(iters, thread_local::<8>));
-    });
 
-    group.finish();
+    criterion_group! {
+        name = benches;
+        config = common::config();
+        targets = get_or_hit, stack_push_pop, first_access, thread_exit
+    }
+
+    // `criterion_main!`, with the regime applied before any thread exists.
+    pub fn main() {
+        common::init();
+        benches();
+        Criterion::default().configure_from_args().final_summary();
+    }
 }
 
-criterion_group! {
-    name = benches;
-    config = common::config();
-    targets = get_or_hit, stack_push_pop, first_access, thread_exit
-}
-
-// `criterion_main!`, with the regime applied before any thread exists.
 fn main() {
-    common::init();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    #[cfg(not(loom))]
+    bench::main();
 }
