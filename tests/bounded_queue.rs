@@ -1008,37 +1008,42 @@ mod cpython {
 
     #[test]
     fn simple_test_basic() {
-        let q = BoundedQueue::new(4);
-        assert!(q.is_empty());
-        assert_eq!(q.len(), 0);
-        q.put(1).unwrap();
-        assert!(!q.is_empty());
-        assert_eq!(q.len(), 1);
-        q.put(2).unwrap();
-        q.try_put(3).unwrap();
-        q.put(4).unwrap();
-        assert!(!q.is_empty());
-        assert_eq!(q.len(), 4);
-        assert_eq!(q.try_get(), Ok(1)); // (`get()` is covered everywhere else)
-        assert_eq!(q.len(), 3);
-        assert_eq!(q.try_get(), Ok(2));
-        assert_eq!(q.len(), 2);
-        assert_eq!(q.get_for(Duration::ZERO), Ok(3));
-        assert!(!q.is_empty());
-        assert_eq!(q.len(), 1);
-        let (got, elapsed) = timed(|| q.get_for(LONG));
-        assert_eq!(got, Ok(4));
-        assert_prompt(elapsed, LONG);
-        assert!(q.is_empty());
-        assert_eq!(q.len(), 0);
-        assert_eq!(q.try_get(), Err(TryGetError::Empty));
-        assert_eq!(
-            q.get_for(Duration::from_millis(1)),
-            Err(GetTimeoutError::Timeout)
-        );
-        assert_eq!(q.get_for(Duration::ZERO), Err(GetTimeoutError::Timeout));
-        assert!(q.is_empty());
-        assert_eq!(q.len(), 0);
+        bounded(|| {
+            let q = BoundedQueue::new(4);
+            assert!(q.is_empty());
+            assert_eq!(q.len(), 0);
+            q.put(1).unwrap();
+            assert!(!q.is_empty());
+            assert_eq!(q.len(), 1);
+            q.put(2).unwrap();
+            q.try_put(3).unwrap();
+            q.put(4).unwrap();
+            assert!(!q.is_empty());
+            assert_eq!(q.len(), 4);
+            assert_eq!(q.try_get(), Ok(1)); // (`get()` is covered everywhere else)
+            assert_eq!(q.len(), 3);
+            assert_eq!(q.try_get(), Ok(2));
+            assert_eq!(q.len(), 2);
+            assert_eq!(q.get_for(Duration::ZERO), Ok(3));
+            assert!(!q.is_empty());
+            assert_eq!(q.len(), 1);
+            let (got, elapsed) = timed(|| q.get_for(LONG));
+            assert_eq!(got, Ok(4));
+            assert_prompt(elapsed, LONG);
+            assert!(q.is_empty());
+            assert_eq!(q.len(), 0);
+            assert_eq!(q.try_get(), Err(TryGetError::Empty));
+            assert_eq!(
+                q.get_for(Duration::from_millis(1)),
+                Err(GetTimeoutError::Timeout)
+            );
+            assert_eq!(
+                try_once(|| q.put(5).unwrap(), || q.get_for(Duration::ZERO)),
+                Err(GetTimeoutError::Timeout)
+            );
+            assert!(q.is_empty());
+            assert_eq!(q.len(), 0);
+        });
     }
 
     /// One producer, one consumer: results in the order put.
@@ -1179,25 +1184,27 @@ mod spec {
     /// and a timed-out put leaves the queue as it was.
     #[test]
     fn timed_waits_time_out_no_earlier_than_asked() {
-        let q = BoundedQueue::new(1);
-        let (result, elapsed) = timed(|| q.get_for(TIMEOUT));
-        assert_eq!(result, Err(GetTimeoutError::Timeout));
-        assert_waited(elapsed, TIMEOUT);
-        let start = Instant::now();
-        let result = q.get_until(start + TIMEOUT);
-        assert_eq!(result, Err(GetTimeoutError::Timeout));
-        assert_waited(start.elapsed(), TIMEOUT);
-        q.put('a').unwrap();
-        let (result, elapsed) = timed(|| q.put_for('b', TIMEOUT));
-        assert_eq!(result, Err(PutTimeoutError::Timeout('b')));
-        assert_waited(elapsed, TIMEOUT);
-        let start = Instant::now();
-        let result = q.put_until('c', start + TIMEOUT);
-        assert_eq!(result, Err(PutTimeoutError::Timeout('c')));
-        assert_waited(start.elapsed(), TIMEOUT);
-        assert_eq!(q.len(), 1);
-        assert_eq!(q.unfinished_tasks(), 1);
-        assert_eq!(q.try_get(), Ok('a'));
+        bounded(|| {
+            let q = BoundedQueue::new(1);
+            let (result, elapsed) = timed(|| q.get_for(TIMEOUT));
+            assert_eq!(result, Err(GetTimeoutError::Timeout));
+            assert_waited(elapsed, TIMEOUT);
+            let start = Instant::now();
+            let result = q.get_until(start + TIMEOUT);
+            assert_eq!(result, Err(GetTimeoutError::Timeout));
+            assert_waited(start.elapsed(), TIMEOUT);
+            q.put('a').unwrap();
+            let (result, elapsed) = timed(|| q.put_for('b', TIMEOUT));
+            assert_eq!(result, Err(PutTimeoutError::Timeout('b')));
+            assert_waited(elapsed, TIMEOUT);
+            let start = Instant::now();
+            let result = q.put_until('c', start + TIMEOUT);
+            assert_eq!(result, Err(PutTimeoutError::Timeout('c')));
+            assert_waited(start.elapsed(), TIMEOUT);
+            assert_eq!(q.len(), 1);
+            assert_eq!(q.unfinished_tasks(), 1);
+            assert_eq!(q.try_get(), Ok('a'));
+        });
     }
 
     /// The deadline forms end as soon as another thread serves them.
@@ -1354,46 +1361,50 @@ mod spec {
     /// nothing: the count neither goes negative nor wraps.
     #[test]
     fn task_done_too_often_fails_and_changes_nothing() {
-        let q = BoundedQueue::new(2);
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert_eq!(q.unfinished_tasks(), 0);
-        assert!(q.join_for(Duration::ZERO));
-        q.put('a').unwrap();
-        q.put('b').unwrap();
-        assert_eq!(q.unfinished_tasks(), 2, "puts count, gets do not");
-        assert_eq!(q.get(), Ok('a'));
-        assert_eq!(q.unfinished_tasks(), 2);
-        q.task_done().unwrap();
-        // Python allows marking a task done before its item is got.
-        q.task_done().unwrap();
-        assert_eq!(q.unfinished_tasks(), 0);
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert_eq!(q.task_done(), Err(TaskDoneError));
-        assert_eq!(q.unfinished_tasks(), 0);
-        // The failed calls left no credit behind: the next put counts in full.
-        q.put('c').unwrap();
-        assert_eq!(q.unfinished_tasks(), 1);
-        assert!(!q.join_for(Duration::ZERO));
-        q.task_done().unwrap();
-        assert!(q.join_for(Duration::ZERO));
+        bounded(|| {
+            let q = BoundedQueue::new(2);
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert!(q.join_for(Duration::ZERO));
+            q.put('a').unwrap();
+            q.put('b').unwrap();
+            assert_eq!(q.unfinished_tasks(), 2, "puts count, gets do not");
+            assert_eq!(q.get(), Ok('a'));
+            assert_eq!(q.unfinished_tasks(), 2);
+            q.task_done().unwrap();
+            // Python allows marking a task done before its item is got.
+            q.task_done().unwrap();
+            assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+            assert_eq!(q.unfinished_tasks(), 0);
+            // The failed calls left no credit behind: the next put counts in full.
+            q.put('c').unwrap();
+            assert_eq!(q.unfinished_tasks(), 1);
+            assert!(!q.join_for(Duration::ZERO));
+            q.task_done().unwrap();
+            assert!(q.join_for(Duration::ZERO));
+        });
     }
 
     /// The task count stays exact over many laps of a small ring.
     #[test]
     fn task_count_across_laps() {
-        let q = BoundedQueue::new(3);
-        for lap in 0..50 {
-            q.put(lap).unwrap();
-            q.put(lap).unwrap();
-            assert_eq!(q.unfinished_tasks(), 2);
-            assert_eq!(q.get(), Ok(lap));
-            q.task_done().unwrap();
-            assert_eq!(q.unfinished_tasks(), 1);
-            assert_eq!(q.get(), Ok(lap));
-            q.task_done().unwrap();
-            assert_eq!(q.unfinished_tasks(), 0);
-            assert_eq!(q.task_done(), Err(TaskDoneError));
-        }
+        bounded(|| {
+            let q = BoundedQueue::new(3);
+            for lap in 0..50 {
+                q.put(lap).unwrap();
+                q.put(lap).unwrap();
+                assert_eq!(q.unfinished_tasks(), 2);
+                assert_eq!(q.get(), Ok(lap));
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), 1);
+                assert_eq!(q.get(), Ok(lap));
+                q.task_done().unwrap();
+                assert_eq!(q.unfinished_tasks(), 0);
+                assert_eq!(q.task_done(), Err(TaskDoneError));
+            }
+        });
     }
 
     /// `join_for` times out while a task is unfinished, and a joiner blocked
@@ -1639,6 +1650,28 @@ mod spec {
                 joined(joiner);
             });
             assert_eq!(q.unfinished_tasks(), 0);
+            assert_eq!(q.task_done(), Err(TaskDoneError));
+        });
+    }
+
+    /// Python lets `task_done` run before the item is got; CPython's
+    /// `shutdown(immediate=True)` then clamps the count at 0 (`if
+    /// self.unfinished_tasks > 0: self.unfinished_tasks -= 1`). Here
+    /// `close_and_take` counts every taken item done regardless, so the
+    /// count passes the puts and wraps: `unfinished_tasks()` is
+    /// `usize::MAX`, `join` never returns, and `task_done` stops failing.
+    #[test]
+    #[ignore = "bug: close_and_take after an early task_done counts one task too many; the count wraps to usize::MAX"]
+    fn close_and_take_after_an_early_task_done_stops_at_zero() {
+        bounded(|| {
+            let q = BoundedQueue::new(4);
+            q.put('a').unwrap();
+            q.put('b').unwrap();
+            q.task_done().unwrap(); // legal: two tasks, one marked done before any get
+            assert_eq!(q.unfinished_tasks(), 1);
+            assert_eq!(q.close_and_take(), ['a', 'b']);
+            assert_eq!(q.unfinished_tasks(), 0, "the task count went below 0");
+            assert!(q.join_for(Duration::ZERO));
             assert_eq!(q.task_done(), Err(TaskDoneError));
         });
     }
@@ -1945,35 +1978,43 @@ mod drops {
     /// Failed puts and `close_and_take` hand items back and drop none.
     #[test]
     fn failed_puts_and_close_and_take_drop_nothing() {
-        let log = DropLog::default();
-        let q = BoundedQueue::new(2);
-        q.put(log.item(0)).unwrap();
-        q.put(log.item(1)).unwrap();
-        let back = q.try_put(log.item(2)).unwrap_err().into_inner();
-        let back = q.put_for(back, Duration::ZERO).unwrap_err().into_inner();
-        let back = q
-            .put_for(back, Duration::from_millis(1))
-            .unwrap_err()
-            .into_inner();
-        assert_eq!(back.id, 2);
-        assert!(log.dropped().is_empty(), "a failed put dropped an item");
-        let taken = q.close_and_take();
-        assert_eq!(ids(&taken), [0, 1]);
-        assert!(log.dropped().is_empty(), "close_and_take dropped an item");
-        let back = q.put(back).unwrap_err().into_inner();
-        let back = q.try_put(back).unwrap_err().into_inner();
-        assert!(
-            log.dropped().is_empty(),
-            "a put on a closed queue dropped an item"
-        );
-        drop(q);
-        assert!(
-            log.dropped().is_empty(),
-            "the drained queue dropped an item"
-        );
-        drop(taken);
-        drop(back);
-        assert_eq!(log.dropped(), [0, 1, 2]);
+        bounded(|| {
+            let log: &'static DropLog = Box::leak(Box::default()); // for `bounded`
+            let q = BoundedQueue::new(2);
+            q.put(log.item(0)).unwrap();
+            q.put(log.item(1)).unwrap();
+            let back = q.try_put(log.item(2)).unwrap_err().into_inner();
+            let back = try_once(
+                || {
+                    let _ = q.try_get();
+                },
+                || q.put_for(back, Duration::ZERO),
+            );
+            let back = back.unwrap_err().into_inner();
+            let back = q
+                .put_for(back, Duration::from_millis(1))
+                .unwrap_err()
+                .into_inner();
+            assert_eq!(back.id, 2);
+            assert!(log.dropped().is_empty(), "a failed put dropped an item");
+            let taken = q.close_and_take();
+            assert_eq!(ids(&taken), [0, 1]);
+            assert!(log.dropped().is_empty(), "close_and_take dropped an item");
+            let back = q.put(back).unwrap_err().into_inner();
+            let back = q.try_put(back).unwrap_err().into_inner();
+            assert!(
+                log.dropped().is_empty(),
+                "a put on a closed queue dropped an item"
+            );
+            drop(q);
+            assert!(
+                log.dropped().is_empty(),
+                "the drained queue dropped an item"
+            );
+            drop(taken);
+            drop(back);
+            assert_eq!(log.dropped(), [0, 1, 2]);
+        });
     }
 }
 
@@ -2046,25 +2087,27 @@ mod bad_input {
     /// any queue), and hides the item.
     #[test]
     fn error_debug_needs_no_item_debug() {
-        assert_eq!(format!("{:?}", Closed(NotDebug)), "Closed(..)");
-        assert_eq!(format!("{:?}", TryPutError::Full(NotDebug)), "Full(..)");
-        assert_eq!(format!("{:?}", TryPutError::Closed(NotDebug)), "Closed(..)");
-        assert_eq!(
-            format!("{:?}", PutTimeoutError::Timeout(NotDebug)),
-            "Timeout(..)"
-        );
-        assert_eq!(
-            format!("{:?}", PutTimeoutError::Closed(NotDebug)),
-            "Closed(..)"
-        );
-        assert_eq!(format!("{:?}", TryGetError::Empty), "Empty");
-        assert_eq!(format!("{:?}", GetTimeoutError::Timeout), "Timeout");
-        assert_eq!(format!("{TaskDoneError:?}"), "TaskDoneError");
-        let q = BoundedQueue::new(1);
-        q.put(NotDebug).unwrap();
-        q.try_put(NotDebug).unwrap_err();
-        q.put_for(NotDebug, Duration::ZERO).unwrap_err();
-        q.get().unwrap();
+        bounded(|| {
+            assert_eq!(format!("{:?}", Closed(NotDebug)), "Closed(..)");
+            assert_eq!(format!("{:?}", TryPutError::Full(NotDebug)), "Full(..)");
+            assert_eq!(format!("{:?}", TryPutError::Closed(NotDebug)), "Closed(..)");
+            assert_eq!(
+                format!("{:?}", PutTimeoutError::Timeout(NotDebug)),
+                "Timeout(..)"
+            );
+            assert_eq!(
+                format!("{:?}", PutTimeoutError::Closed(NotDebug)),
+                "Closed(..)"
+            );
+            assert_eq!(format!("{:?}", TryGetError::Empty), "Empty");
+            assert_eq!(format!("{:?}", GetTimeoutError::Timeout), "Timeout");
+            assert_eq!(format!("{TaskDoneError:?}"), "TaskDoneError");
+            let q = BoundedQueue::new(1);
+            q.put(NotDebug).unwrap();
+            q.try_put(NotDebug).unwrap_err();
+            q.put_for(NotDebug, Duration::from_millis(1)).unwrap_err();
+            q.get().unwrap();
+        });
     }
 
     /// The conversions and accessors of the error types.
