@@ -447,9 +447,9 @@ impl<T> BoundedQueue<T> {
     /// Closes the queue and hands back every item still queued, in FIFO order
     /// (Python 3.13's `shutdown(immediate=True)`, which would drop them).
     ///
-    /// The taken items count as done tasks; items other threads got before and
-    /// have not marked [`task_done`](Self::task_done) still hold up
-    /// [`join`](Self::join). A put racing with this either lands in the
+    /// The taken items count as done tasks (never more than are unfinished,
+    /// as in Python); items other threads got before and have not marked
+    /// [`task_done`](Self::task_done) still hold up [`join`](Self::join). A put racing with this either lands in the
     /// returned `Vec` or fails with its item.
     ///
     /// ```
@@ -741,10 +741,13 @@ impl<T> BoundedQueue<T> {
         done & self.ring.spare_flag()
     }
 
-    /// Counts `n` more tasks done (the items `close_and_take` took).
+    /// Counts `n` more tasks done (the items `close_and_take` took), but never
+    /// more than are unfinished: as Python's immediate shutdown, which allows
+    /// an item's `task_done` before its get.
     fn finish_tasks(&self, n: usize) {
         let mut done = self.done.load(Ordering::Acquire);
         loop {
+            let n = n.min(self.unfinished(done, self.ring.tail_position()));
             let next = self.ring.advance(self.ring.position(done), n) | self.joiners_flag(done);
             match self
                 .done
@@ -783,7 +786,6 @@ impl<T> BoundedQueue<T> {
 }
 
 /// The blocking iterator of [`BoundedQueue::iter`] and `for item in &queue`.
-#[derive(Debug)]
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct Iter<'a, T> {
     queue: &'a BoundedQueue<T>,
@@ -801,7 +803,6 @@ impl<T> Iterator for Iter<'_, T> {
 impl<T> FusedIterator for Iter<'_, T> {}
 
 /// The non-blocking iterator of [`BoundedQueue::try_iter`].
-#[derive(Debug)]
 #[must_use = "iterators are lazy and do nothing unless consumed"]
 pub struct TryIter<'a, T> {
     queue: &'a BoundedQueue<T>,
@@ -821,6 +822,21 @@ impl<'a, T> IntoIterator for &'a BoundedQueue<T> {
 
     fn into_iter(self) -> Iter<'a, T> {
         self.iter()
+    }
+}
+
+// Debug without `T: Debug`, as the queue's own.
+impl<T> fmt::Debug for Iter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Iter").field("queue", self.queue).finish()
+    }
+}
+
+impl<T> fmt::Debug for TryIter<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryIter")
+            .field("queue", self.queue)
+            .finish()
     }
 }
 
