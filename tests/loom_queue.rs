@@ -241,9 +241,6 @@ fn put_happens_before_the_get_of_its_item() {
 /// `close` happens-before a put that fails because of it (the documented
 /// promise): a relaxed store before the close is visible to that put's caller.
 #[test]
-#[ignore = "bug: Ring::push returns Closed on a Relaxed load of tail, which does \
-            not synchronise with close's fetch_or (an Acquire fence before that \
-            return fixes it)"]
 fn close_happens_before_a_put_that_fails() {
     loom::model(|| {
         let shared = Arc::new((BoundedQueue::new(1), AtomicUsize::new(0)));
@@ -267,9 +264,6 @@ fn close_happens_before_a_put_that_fails() {
 /// `close` happens-before a get that reports `Closed` (the documented
 /// promise): a relaxed store before the close is visible to that get's caller.
 #[test]
-#[ignore = "bug: Ring::pop reports Closed on a Relaxed load of tail after its \
-            SeqCst fence, so nothing acquires close's fetch_or (an Acquire fence \
-            before that return fixes it)"]
 fn close_happens_before_a_get_that_reports_closed() {
     loom::model(|| {
         let shared = Arc::new((BoundedQueue::<u32>::new(1), AtomicUsize::new(0)));

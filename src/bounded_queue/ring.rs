@@ -145,6 +145,8 @@ impl<T> Ring<T> {
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & self.closed_flag() != 0 {
+                // Acquire: the close happens-before this failed put.
+                fence(Ordering::Acquire);
                 return Err(PushError::Closed(value));
             }
             let position = self.position(tail);
@@ -230,11 +232,12 @@ impl<T> Ring<T> {
                 fence(Ordering::SeqCst);
                 let tail = self.tail.load(Ordering::Relaxed);
                 if self.position(tail) == position {
-                    return Err(if tail & self.closed_flag() != 0 {
-                        PopError::Closed
-                    } else {
-                        PopError::Empty
-                    });
+                    if tail & self.closed_flag() != 0 {
+                        // Acquire: the close happens-before this failed get.
+                        fence(Ordering::Acquire);
+                        return Err(PopError::Closed);
+                    }
+                    return Err(PopError::Empty);
                 }
                 backoff.spin();
                 head = self.head.load(Ordering::Relaxed);
