@@ -38,9 +38,14 @@ use core::time::Duration;
 use std::time::Instant;
 
 /// How long a waiter polls at most: longer than a futex sleep and wake-up
-/// (6-7 µs), so that two threads handing work back and forth, once one of them
-/// had to park, find each other polling again on the next hand-off.
-const SPIN_FOR: Duration = Duration::from_micros(10);
+/// (6-7 µs) and than a parked thread takes to run again once woken on a
+/// virtual machine whose other CPU was idle (5 µs median, 12 µs at the 90th
+/// percentile, up to 26 µs, on the machine of `docs/benchmarks.md`), so that
+/// two threads handing work back and forth, once one of them had to park,
+/// find each other polling again on the next hand-off. (At 10 µs, a
+/// `BoundedQueue` of capacity 1 between two threads ran at 0.09 µs per item in
+/// some runs and 6-16 µs in others: a woken partner came back just too late.)
+const SPIN_FOR: Duration = Duration::from_micros(25);
 
 /// How often a waiter denied a full poll (every other CPU has a poller) polls
 /// anyway: about a microsecond (a `PAUSE` is 27 ns on the machine of
