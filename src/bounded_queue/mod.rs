@@ -9,8 +9,10 @@
 //! threadkit primitive follows:
 //!
 //! 1. **fast path**: try the ring;
-//! 2. **waiting policy**: poll the ring for a few microseconds where that pays
-//!    (the `SpinPolicy` of the lock family: never on one CPU);
+//! 2. **waiting policy**: poll the ring, first briefly (about 1.7 µs of
+//!    growing pauses: the other side is usually running and answers within a
+//!    microsecond), then for up to 25 µs where that pays (the `SpinPolicy` of
+//!    the lock family); never on one CPU;
 //! 3. **register**: under the getters' (or putters') queue lock, queue a waiter
 //!    and raise the ring's flag for that side;
 //! 4. **re-check**: the flag's RMW tells whether a put (get) slipped in first;
@@ -293,7 +295,9 @@ impl<T> BoundedQueue<T> {
             if timed_out || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(PutTimeoutError::Timeout(item));
             }
-            if self.put_spin.spin(deadline, || self.ring.put_ready()) {
+            if facade::poll_shortly(|| self.ring.put_ready())
+                || self.put_spin.spin(deadline, || self.ring.put_ready())
+            {
                 continue;
             }
             timed_out = self.wait(Side::Putters, deadline);
@@ -400,7 +404,9 @@ impl<T> BoundedQueue<T> {
             if timed_out || deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(GetTimeoutError::Timeout);
             }
-            if self.get_spin.spin(deadline, || self.ring.get_ready()) {
+            if facade::poll_shortly(|| self.ring.get_ready())
+                || self.get_spin.spin(deadline, || self.ring.get_ready())
+            {
                 continue;
             }
             timed_out = self.wait(Side::Getters, deadline);

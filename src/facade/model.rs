@@ -362,6 +362,11 @@ impl SpinPolicy {
     pub(crate) fn woken_after(&self, _park_started: Option<Instant>) {}
 }
 
+/// No polling under loom (see [`SpinPolicy`]).
+pub(crate) fn poll_shortly(_ready: impl FnMut() -> bool) -> bool {
+    false
+}
+
 /// Under loom nothing polls, so nothing depends on the CPU count.
 pub(crate) fn parallelism() -> usize {
     usize::MAX

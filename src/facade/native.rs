@@ -147,7 +147,7 @@ impl Lot {
     }
 }
 
-pub(crate) use super::spin::{SpinPolicy, parallelism};
+pub(crate) use super::spin::{SpinPolicy, parallelism, poll_shortly};
 
 /// Memory fences (`core`'s).
 pub(crate) use core::sync::atomic::fence;

@@ -238,6 +238,27 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
     }
 }
 
+/// Polls `ready` a few times with growing pauses in between (1, 2, 4, ... 32
+/// `PAUSE`s: about 1.7 µs in all), where more than one CPU can run: for waits
+/// that usually end within a microsecond (a queue whose other side is running),
+/// cheaper than a [`SpinPolicy::spin`], which reads the clock and counts its
+/// pollers. Returns whether `ready()` became true.
+#[inline]
+pub(crate) fn poll_shortly(mut ready: impl FnMut() -> bool) -> bool {
+    if parallelism() == 1 {
+        return false;
+    }
+    for step in 0..6 {
+        for _ in 0..1u32 << step {
+            core::hint::spin_loop();
+        }
+        if ready() {
+            return true;
+        }
+    }
+    false
+}
+
 /// Polls `ready` [`BRIEF_POLLS`] times: a few hundred nanoseconds.
 fn poll_briefly(ready: &mut impl FnMut() -> bool) -> bool {
     for _ in 0..BRIEF_POLLS {
