@@ -119,19 +119,9 @@ impl Waiter {
         if became_ready {
             return woken(false);
         }
-        let park_started = match spin {
-            Spin::Adaptive(policy) => policy.park_started(),
-            Spin::Never => None,
-        };
-        let learn = |woken: Woken| {
-            if let (Spin::Adaptive(policy), Some(_)) = (spin, woken.token) {
-                policy.woken_after(park_started);
-            }
-            woken
-        };
         loop {
             if self.token().is_some() {
-                return learn(woken(false));
+                return woken(false);
             }
             // Park only while no token is stored: a waker stores it before it
             // unparks this key, and the lot's lock orders the two checks.
@@ -154,7 +144,7 @@ impl Waiter {
                 // Moved onto the lock's queue by a notify (so its token is
                 // stored), then handed the lock. Nothing here may panic from now
                 // on: the caller would re-lock a lock it already holds.
-                ParkResult::Unparked(TOKEN_HANDOFF) => return learn(woken(true)),
+                ParkResult::Unparked(TOKEN_HANDOFF) => return woken(true),
                 ParkResult::Unparked(_) | ParkResult::Invalid => {}
                 ParkResult::TimedOut => return woken(false),
             }

@@ -352,14 +352,6 @@ impl SpinPolicy {
     pub(crate) fn spin(&self, _deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
         ready()
     }
-
-    /// Nothing to time under loom.
-    pub(crate) fn park_started(&self) -> Option<Instant> {
-        None
-    }
-
-    /// Nothing to learn under loom.
-    pub(crate) fn woken_after(&self, _park_started: Option<Instant>) {}
 }
 
 /// No polling under loom (see [`SpinPolicy`]).

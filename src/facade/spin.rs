@@ -24,9 +24,6 @@
 //!    notice when the regime changes; each failed probe doubles that interval
 //!    (up to one in 1024, `2^PROBE_SHIFT_MAX`) and each successful one halves it, so
 //!    on a machine where polling never pays, probes cost next to nothing.
-//!    A park that ends, woken, within a poll's length counts as a successful
-//!    poll: the poll would have paid. So a pair of threads that fell into
-//!    parking for every hand-off learns to poll again at the next quick wake-up.
 //! 4. **We keep the CPU.** A poll ends, as a failure, the moment the clock
 //!    shows this thread was descheduled (a gap between two clock reads far
 //!    longer than the polls between them): the machine is oversubscribed.
@@ -38,14 +35,12 @@ use core::time::Duration;
 use std::time::Instant;
 
 /// How long a waiter polls at most: longer than a futex sleep and wake-up
-/// (6-7 µs) and than a parked thread takes to run again once woken on a
-/// virtual machine whose other CPU was idle (5 µs median, 12 µs at the 90th
-/// percentile, up to 26 µs, on the machine of `docs/benchmarks.md`), so that
-/// two threads handing work back and forth, once one of them had to park,
-/// find each other polling again on the next hand-off. (At 10 µs, a
-/// `BoundedQueue` of capacity 1 between two threads ran at 0.09 µs per item in
-/// some runs and 6-16 µs in others: a woken partner came back just too late.)
-const SPIN_FOR: Duration = Duration::from_micros(25);
+/// (6-7 µs), so that two threads handing work back and forth, once one of them
+/// had to park, find each other polling again on the next hand-off. (A poll of 25 µs,
+/// longer than a woken thread takes to run again on this virtual machine,
+/// made the pairs steadier on an idle machine but lost 3-13x in the busy
+/// regime, where the poller holds a CPU that the thread it waits for needs.)
+const SPIN_FOR: Duration = Duration::from_micros(10);
 
 /// How often a waiter denied a full poll (every other CPU has a poller) polls
 /// anyway: about a microsecond (a `PAUSE` is 27 ns on the machine of
@@ -137,26 +132,6 @@ impl SpinPolicy {
         outcome == Poll::Ready || ready()
     }
 
-    /// The clock at the start of a park, if polling can ever pay here (more
-    /// than one CPU): pass it to [`woken_after`](Self::woken_after).
-    #[inline]
-    pub(crate) fn park_started(&self) -> Option<Instant> {
-        (parallelism() > 1).then(Instant::now)
-    }
-
-    /// Learns from a park that ended with a wake-up: one shorter than a poll
-    /// would have lasted shows that polling would have paid (the thread that
-    /// woke us was on its way), so it earns credit as a successful poll does.
-    /// Without this, two threads that hand work back and forth and have both
-    /// stopped polling (each parks, so each poll of the other fails) would
-    /// stay that way until two probes happened to meet.
-    #[inline]
-    pub(crate) fn woken_after(&self, park_started: Option<Instant>) {
-        if park_started.is_some_and(|started| started.elapsed() < SPIN_FOR) {
-            self.learn(true, false);
-        }
-    }
-
     /// Whether to poll this time: with credit, or as a probe.
     fn decide(&self) -> Decision {
         let state = self.state.load(Ordering::Relaxed);
@@ -238,17 +213,18 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
     }
 }
 
-/// Polls `ready` a few times with growing pauses in between (1, 2, 4, ... 32
-/// `PAUSE`s: about 1.7 µs in all), where more than one CPU can run: for waits
-/// that usually end within a microsecond (a queue whose other side is running),
-/// cheaper than a [`SpinPolicy::spin`], which reads the clock and counts its
-/// pollers. Returns whether `ready()` became true.
+/// Polls `ready` a few times with growing pauses in between (1, 2, 4, 8
+/// `PAUSE`s: about 0.4 µs in all), where more than one CPU can run: for waits
+/// that usually end within a few hundred nanoseconds (a queue whose other side
+/// is running), cheaper than a [`SpinPolicy::spin`], which reads the clock and
+/// counts its pollers, and short enough to cost little where the CPUs are
+/// oversubscribed. Returns whether `ready()` became true.
 #[inline]
 pub(crate) fn poll_shortly(mut ready: impl FnMut() -> bool) -> bool {
     if parallelism() == 1 {
         return false;
     }
-    for step in 0..6 {
+    for step in 0..4 {
         for _ in 0..1u32 << step {
             core::hint::spin_loop();
         }
