@@ -45,10 +45,10 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
-use std::panic::{self, AssertUnwindSafe};
+use std::panic;
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -141,22 +141,6 @@ fn joined<T>(result: thread::Result<T>) -> T {
 #[track_caller]
 fn join_all<T>(handles: Vec<JoinHandle<T>>) -> Vec<T> {
     handles.into_iter().map(|h| joined(h.join())).collect()
-}
-
-/// Receives one message; fails the test instead of hanging.
-#[track_caller]
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(HANDSHAKE)
-        .expect("timed out waiting for a thread's report")
-}
-
-/// Runs `f`, which must panic, and returns its panic message.
-#[track_caller]
-fn panic_of<R>(what: &str, f: impl FnOnce() -> R) -> String {
-    match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(_) => panic!("{what} did not panic"),
-        Err(payload) => panic_message(&*payload).to_owned(),
-    }
 }
 
 fn sorted(ids: impl IntoIterator<Item = usize>) -> Vec<usize> {

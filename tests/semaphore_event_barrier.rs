@@ -85,7 +85,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc;
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
@@ -101,76 +101,12 @@ use common::*;
 const TIMEOUT: Duration = Duration::from_millis(100);
 /// How long a check that "nothing happens" watches (it cannot fail spuriously:
 /// a correct primitive never lets the event happen, however long we look).
-const QUIET: Duration = Duration::from_millis(50);
 /// The most permits a semaphore can hold (documented as `usize::MAX / 2`).
 const MAX_PERMITS: usize = usize::MAX / 2;
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Runs `f`, which must panic, and returns its panic message.
-#[track_caller]
-fn panic_of<R>(what: &str, f: impl FnOnce() -> R) -> String {
-    match panic::catch_unwind(AssertUnwindSafe(f)) {
-        Ok(_) => panic!("{what} did not panic"),
-        Err(payload) => panic_message(&*payload).to_owned(),
-    }
-}
-
-/// Receives one message; fails the test instead of hanging.
-#[track_caller]
-fn recv<T>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(HANDSHAKE)
-        .expect("timed out waiting for a thread's report")
-}
-
-/// Runs a wait bounded by `HANDSHAKE` that another thread is to end. It must
-/// end before its deadline: a waiter whose wake-up was stored but whose unpark
-/// was lost only notices at its deadline, and would otherwise pass 30 s late.
-#[track_caller]
-fn woken<R>(wait: impl FnOnce() -> R) -> R {
-    let (result, elapsed) = timed(wait);
-    assert!(
-        elapsed < HANDSHAKE,
-        "ended only at its deadline ({elapsed:?}): a lost wake-up"
-    );
-    result
-}
-
-/// Nothing arrives on `rx` for a while (a thread that must stay blocked does).
-#[track_caller]
-fn assert_quiet<T: std::fmt::Debug>(rx: &Receiver<T>, what: &str) {
-    match rx.recv_timeout(QUIET) {
-        Err(RecvTimeoutError::Timeout) => {}
-        other => panic!("{what}: got {other:?}"),
-    }
-}
-
-/// Runs `body` on its own thread and fails the test if it does not finish within
-/// `HANDSHAKE`, so a test that uses untimed waits fails on a lost wake-up
-/// instead of hanging.
-#[track_caller]
-fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
-    let (done_tx, done_rx) = mpsc::channel();
-    let runner = thread::spawn(move || {
-        let result = body();
-        let _ = done_tx.send(());
-        result
-    });
-    match done_rx.recv_timeout(HANDSHAKE) {
-        Ok(()) => runner
-            .join()
-            .expect("the test body panicked after finishing"),
-        Err(RecvTimeoutError::Disconnected) => match runner.join() {
-            Ok(_) => unreachable!("the body finished without reporting"),
-            Err(payload) => panic::resume_unwind(payload),
-        },
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("the test did not finish within {HANDSHAKE:?}: a lost wake-up?")
-        }
-    }
-}
 
 /// Spawns `f` on a scoped thread and returns once `queued()` (a count of the
 /// threads queued on the primitive `f` waits on) has reached `expected`, so

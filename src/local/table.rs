@@ -49,6 +49,19 @@ pub(super) struct Entry<T> {
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
+impl<T> Entry<T> {
+    /// Empties a full entry and hands its value over. Call with the table
+    /// locked, for an entry no thread can reach any more (dead, retired, or
+    /// under `&mut Local`).
+    fn take(&self) -> T {
+        self.owner.store(0, Ordering::Relaxed);
+        // SAFETY: the entry was full (the caller's contract); emptying it
+        // hands the value over, once.
+        self.value
+            .with(|value| unsafe { (*value).assume_init_read() })
+    }
+}
+
 pub(super) struct Table<T> {
     buckets: [AtomicPtr<Entry<T>>; BUCKETS],
     /// Whether `iter_mut` may have `&mut` borrows of values out.
@@ -159,16 +172,9 @@ impl<T> Table<T> {
         let mut lent = self.lent.lock();
         *lent = false; // `&mut Local` is being used again: earlier borrows ended
         let mut values = Vec::new();
-        self.for_each_entry(|entry| {
-            if entry.owner.load(Ordering::Acquire) != 0 {
-                entry.owner.store(0, Ordering::Relaxed);
-                // SAFETY: the entry was full; emptying it hands the value over.
-                values.push(
-                    entry
-                        .value
-                        .with(|value| unsafe { (*value).assume_init_read() }),
-                );
-            }
+        self.for_each_entry(|entry| match entry.owner.load(Ordering::Acquire) {
+            0 => {}
+            _ => values.push(entry.take()),
         });
         values
     }
@@ -183,15 +189,7 @@ impl<T> Table<T> {
         let (mut live, mut dead) = (Vec::new(), Vec::new());
         self.for_each_entry(|entry| match entry.owner.load(Ordering::Acquire) {
             0 => {}
-            DEAD => {
-                entry.owner.store(0, Ordering::Relaxed);
-                // SAFETY: a dead value is unreachable; emptying hands it over.
-                dead.push(
-                    entry
-                        .value
-                        .with(|value| unsafe { (*value).assume_init_read() }),
-                );
-            }
+            DEAD => dead.push(entry.take()),
             RETIRED => {} // a `LocalRef` may still read it: left for `clear` or the drop
             _ => live.push(entry.value.with_mut(|value| value.cast::<T>())),
         });
@@ -206,13 +204,7 @@ impl<T> Table<T> {
         let mut dead = Vec::new();
         self.for_each_entry(|entry| {
             if entry.owner.load(Ordering::Acquire) == DEAD {
-                entry.owner.store(0, Ordering::Relaxed);
-                // SAFETY: a dead value is unreachable; emptying hands it over.
-                dead.push(
-                    entry
-                        .value
-                        .with(|value| unsafe { (*value).assume_init_read() }),
-                );
+                dead.push(entry.take());
             }
         });
         dead
@@ -287,11 +279,7 @@ impl<T: Send> Table<T> {
             entry.owner.store(DEAD, Ordering::Relaxed);
             return true;
         }
-        entry.owner.store(0, Ordering::Relaxed);
-        // SAFETY: the entry was this thread's; emptying it hands the value over.
-        let value = entry
-            .value
-            .with(|value| unsafe { (*value).assume_init_read() });
+        let value = entry.take(); // this exiting thread's: nobody else reaches it
         // Its destructor may read `Local`s (lock-free); creating a value now
         // panics (the thread is exiting), so it never re-enters this lock.
         drop(value);

@@ -4,8 +4,8 @@
 
 use std::any::Any;
 use std::fmt::Debug;
-use std::panic;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,10 @@ pub const SLACK: Duration = Duration::from_secs(5);
 
 /// How long a hand-shake may take before the test fails instead of hanging.
 pub const HANDSHAKE: Duration = Duration::from_secs(30);
+
+/// How long a check that "nothing happens" watches (it cannot fail spuriously:
+/// a correct primitive never lets the event happen, however long we look).
+pub const QUIET: Duration = Duration::from_millis(50);
 
 /// The timeout that a call which must return at once is contrasted with (see
 /// [`assert_prompt`]): long, so that half of it is a margin no loaded machine
@@ -128,5 +132,68 @@ pub fn assert_debug_shows(value: &impl Debug, parts: &[&str]) {
     let repr = format!("{value:?}");
     for part in parts {
         assert!(repr.contains(part), "{part:?} missing from {repr}");
+    }
+}
+
+/// Runs `f`, which must panic, and returns its panic message.
+#[track_caller]
+pub fn panic_of<R>(what: &str, f: impl FnOnce() -> R) -> String {
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(_) => panic!("{what} did not panic"),
+        Err(payload) => panic_message(&*payload).to_owned(),
+    }
+}
+
+/// Receives one message; fails the test instead of hanging.
+#[track_caller]
+pub fn recv<T>(rx: &Receiver<T>) -> T {
+    rx.recv_timeout(HANDSHAKE)
+        .expect("timed out waiting for a thread's report")
+}
+
+/// Nothing arrives on `rx` for a while (a thread that must stay blocked does).
+#[track_caller]
+pub fn assert_quiet<T: Debug>(rx: &Receiver<T>, what: &str) {
+    match rx.recv_timeout(QUIET) {
+        Err(RecvTimeoutError::Timeout) => {}
+        other => panic!("{what}: got {other:?}"),
+    }
+}
+
+/// Runs a wait bounded by `HANDSHAKE` that another thread is to end. It must
+/// end before its deadline: a waiter whose wake-up was lost only notices at
+/// its deadline (and then finds the item), and would otherwise pass 30 s late.
+#[track_caller]
+pub fn woken<R>(wait: impl FnOnce() -> R) -> R {
+    let (result, elapsed) = timed(wait);
+    assert!(
+        elapsed < HANDSHAKE,
+        "ended only at its deadline ({elapsed:?}): a lost wake-up"
+    );
+    result
+}
+
+/// Runs `body` on its own thread and fails the test if it does not finish
+/// within `HANDSHAKE`, so a test that uses untimed waits fails on a lost
+/// wake-up instead of hanging.
+#[track_caller]
+pub fn bounded<R: Send + 'static>(body: impl FnOnce() -> R + Send + 'static) -> R {
+    let (done_tx, done_rx) = mpsc::channel();
+    let runner = thread::spawn(move || {
+        let result = body();
+        let _ = done_tx.send(());
+        result
+    });
+    match done_rx.recv_timeout(HANDSHAKE) {
+        Ok(()) => runner
+            .join()
+            .expect("the test body panicked after finishing"),
+        Err(RecvTimeoutError::Disconnected) => match runner.join() {
+            Ok(_) => unreachable!("the body finished without reporting"),
+            Err(payload) => panic::resume_unwind(payload),
+        },
+        Err(RecvTimeoutError::Timeout) => {
+            panic!("the test did not finish within {HANDSHAKE:?}: a lost wake-up?")
+        }
     }
 }
