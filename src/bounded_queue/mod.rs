@@ -473,9 +473,7 @@ impl<T> BoundedQueue<T> {
         while let Ok((item, _)) = self.ring.pop() {
             items.push(item);
         }
-        if !items.is_empty() {
-            self.finish_tasks(items.len());
-        }
+        self.finish_tasks(items.len());
         items
     }
 
@@ -514,24 +512,10 @@ impl<T> BoundedQueue<T> {
     /// assert!(queue.task_done().is_err()); // one put, one task
     /// ```
     pub fn task_done(&self) -> Result<(), TaskDoneError> {
-        let mut done = self.done.load(Ordering::Acquire);
-        loop {
-            // Loaded after `done`: it counts at least the puts of the tasks
-            // already marked done, so a legitimate call never fails.
-            if self.unfinished(done, self.ring.tail_position()) == 0 {
-                return Err(TaskDoneError);
-            }
-            let next = self.ring.advance(self.ring.position(done), 1) | self.joiners_flag(done);
-            // AcqRel: a join that reads this count sees everything before it.
-            match self
-                .done
-                .compare_exchange_weak(done, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => break self.wake_joiners_if_done(next),
-                Err(actual) => done = actual,
-            }
+        match self.finish_tasks(1) {
+            0 => Err(TaskDoneError),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Blocks until every item put has been marked [`task_done`](Self::task_done)
@@ -735,19 +719,29 @@ impl<T> BoundedQueue<T> {
         done & self.ring.spare_flag()
     }
 
-    /// Counts `n` more tasks done (the items `close_and_take` took), but never
-    /// more than are unfinished: as Python's immediate shutdown, which allows
-    /// an item's `task_done` before its get.
-    fn finish_tasks(&self, n: usize) {
+    /// Counts `n` more tasks done (one for `task_done`, the items
+    /// `close_and_take` took), but never more than are unfinished: as Python's
+    /// immediate shutdown, which allows an item's `task_done` before its get.
+    /// Returns how many it counted.
+    fn finish_tasks(&self, n: usize) -> usize {
         let mut done = self.done.load(Ordering::Acquire);
         loop {
+            // Loaded after `done`: it counts at least the puts of the tasks
+            // already marked done, so a legitimate `task_done` never fails.
             let n = n.min(self.unfinished(done, self.ring.tail_position()));
+            if n == 0 {
+                return 0;
+            }
             let next = self.ring.advance(self.ring.position(done), n) | self.joiners_flag(done);
+            // AcqRel: a join that reads this count sees everything before it.
             match self
                 .done
                 .compare_exchange_weak(done, next, Ordering::AcqRel, Ordering::Acquire)
             {
-                Ok(_) => break self.wake_joiners_if_done(next),
+                Ok(_) => {
+                    self.wake_joiners_if_done(next);
+                    return n;
+                }
                 Err(actual) => done = actual,
             }
         }

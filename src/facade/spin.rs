@@ -235,7 +235,7 @@ pub(crate) fn poll_shortly(mut ready: impl FnMut() -> bool) -> bool {
     false
 }
 
-/// Polls `ready` [`BRIEF_POLLS`] times: a few hundred nanoseconds.
+/// Polls `ready` [`BRIEF_POLLS`] times: about a microsecond.
 fn poll_briefly(ready: &mut impl FnMut() -> bool) -> bool {
     for _ in 0..BRIEF_POLLS {
         if ready() {
