@@ -65,6 +65,7 @@ mod event;
 mod local;
 mod local_stack;
 mod lock;
+mod lock_all;
 mod rlock;
 mod semaphore;
 
