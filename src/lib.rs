@@ -80,6 +80,7 @@ pub use event::Event;
 pub use local::{IterMut, Local, LocalRef};
 pub use local_stack::{LocalStack, LocalStackGuard};
 pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
+pub use lock_all::{LockAll, lock_all, lock_all_for, lock_all_until};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
 
