@@ -68,6 +68,7 @@ mod lock;
 mod lock_all;
 mod rlock;
 mod semaphore;
+mod watchdog;
 
 pub use barrier::{Barrier, BarrierWaitError, BarrierWaitResult, BrokenBarrier};
 pub use bounded_queue::{
@@ -83,6 +84,10 @@ pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};
 pub use lock_all::{LockAll, lock_all, lock_all_for, lock_all_until};
 pub use rlock::{RLock, RLockGuard};
 pub use semaphore::{OwnedSemaphorePermit, Semaphore, SemaphorePermit};
+pub use watchdog::{
+    CheckReport, Clock, Heartbeat, ManualClock, PanicReport, ServiceStatus, SystemClock, Watchdog,
+    WatchdogBuilder,
+};
 
 #[cfg(loom)]
 #[doc(hidden)]
