@@ -37,6 +37,11 @@ type PanicCallback = Box<dyn Fn(&PanicReport) + Send + Sync>;
 /// when it recovers), and a [monitored thread](Watchdog::spawn_monitored) that
 /// panics.
 ///
+/// A beat does not read the clock: it counts as happening at the first check
+/// that sees it, so time since the last beat is measured at the granularity of
+/// the check interval, and a stall is reported between `timeout` and
+/// `timeout + interval` after the last beat.
+///
 /// Build one with [`Watchdog::builder`]. Reports go to the callbacks set there,
 /// or to the [`log`](https://docs.rs/log) crate (`warn` for a stall or a
 /// panic, `info` for a recovery). Dropping the watchdog stops its monitor
@@ -67,6 +72,7 @@ type PanicCallback = Box<dyn Fn(&PanicReport) + Send + Sync>;
 /// let mailer = watchdog.register("mailer", Duration::from_secs(60));
 /// clock.advance(Duration::from_secs(30));
 /// mailer.beat(); // alive
+/// watchdog.check_now(); // (the monitor checks every second; this test checks by hand)
 /// clock.advance(Duration::from_secs(90)); // then silent for 90 s
 /// watchdog.check_now();
 /// assert_eq!(*stalls.lock().unwrap(), ["mailer"]);
