@@ -1,0 +1,2 @@
+//! Watchdog benchmarks (being written).
+fn main() {}
