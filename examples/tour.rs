@@ -9,7 +9,8 @@
 //! only sleeps are the producer-consumer's simulated database writes (0.5 ms each),
 //! and threads are ordered with barriers, events, queues and joins, never with timing.
 //! `examples/connection_pool.rs` builds the ResourcePool on a `BoundedQueue`, and
-//! `examples/request_context.rs` tells step 10's story at length.
+//! `examples/request_context.rs` tells step 11's story at length, and
+//! `examples/watchdog.rs` step 9's.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use threadkit::{
     Barrier, BarrierWaitError, BoundedQueue, BoundedSemaphore, Condition, Event, Local, LocalStack,
-    Lock, RLock, Semaphore,
+    Lock, ManualClock, RLock, Semaphore, Watchdog,
 };
 
 fn main() {
@@ -35,6 +36,7 @@ fn main() {
     resource_pool();
     watchdog();
     thread_with_exception();
+    watchdog_monitor();
     phases();
     request_context();
     println!("Tour complete.");
@@ -453,11 +455,82 @@ fn thread_with_exception() {
     println!();
 }
 
-/// 9. The guide's synchronised workers: phases in lockstep, an action per phase.
+/// 9. Steps 7 and 8 in one: threadkit's `Watchdog` reports a service silent past its
+///    timeout (once), its recovery (once), and a monitored thread's panic. A
+///    `ManualClock` stands in for the minute, and `check_now()` for the monitor thread.
+fn watchdog_monitor() {
+    println!("9. Watchdog: the guide's WatchDog and ThreadWithExceptionHandling together");
+    const TIMEOUT: Duration = Duration::from_secs(60);
+    let clock = ManualClock::new();
+    let reports = Arc::new(Lock::new(Vec::new()));
+    let (stalls, recoveries, panics) = (
+        Arc::clone(&reports),
+        Arc::clone(&reports),
+        Arc::clone(&reports),
+    );
+    let watchdog = Watchdog::builder()
+        .clock(clock.clone())
+        .on_stall(move |status| stalls.lock().push(format!("on_stall({})", status.name)))
+        .on_recover(move |status| {
+            recoveries
+                .lock()
+                .push(format!("on_recover({})", status.name))
+        })
+        .on_panic(move |report| panics.lock().push(format!("on_panic({report})")))
+        .manual();
+    let taken = || std::mem::take(&mut *reports.lock());
+
+    let (cache, database) = (
+        watchdog.register("cache", TIMEOUT),
+        watchdog.register("database", TIMEOUT),
+    );
+    clock.advance(Duration::from_secs(50));
+    cache.beat();
+    watchdog.check_now();
+    clock.advance(Duration::from_secs(11)); // 61 s: the database has been silent too long
+    let stalled: Vec<String> = (0..2)
+        .map(|_| watchdog.check_now())
+        .flat_map(|r| r.stalled)
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(stalled, ["database", "database"]);
+    assert_eq!(taken(), ["on_stall(database)"]);
+    step(
+        "Watchdog::register(name, 60 s), Heartbeat::beat(), two check_now() at 61 s",
+        "the database is stalled at both checks, on_stall fired once",
+    );
+    database.beat();
+    assert!(watchdog.check_now().stalled.is_empty());
+    assert_eq!(taken(), ["on_recover(database)"]);
+    step(
+        "Heartbeat::beat() from the database, then check_now()",
+        "on_recover fired once",
+    );
+    drop((cache, database));
+
+    let quiet = panic::take_hook();
+    panic::set_hook(Box::new(|_| {})); // on_panic reports it
+    let joined = watchdog
+        .spawn_monitored("importer", TIMEOUT, |heartbeat| {
+            heartbeat.beat();
+            panic!("bad row 17");
+        })
+        .expect("spawn a thread")
+        .join();
+    panic::set_hook(quiet);
+    assert!(joined.is_err());
+    assert_eq!(taken(), ["on_panic(importer panicked: bad row 17)"]);
+    step(
+        "Watchdog::spawn_monitored(\"importer\", ..) whose closure panics",
+        "on_panic got \"importer panicked: bad row 17\", and join() still gave Err(panic)\n",
+    );
+}
+
+/// 10. The guide's synchronised workers: phases in lockstep, an action per phase.
 fn phases() {
     const PARTIES: usize = 3;
     const PHASES: usize = 3;
-    println!("9. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
+    println!("10. Barrier: {PARTIES} workers run {PHASES} phases in lockstep");
     let completed = Arc::new(AtomicUsize::new(0));
     let barrier = {
         let completed = Arc::clone(&completed);
@@ -494,11 +567,11 @@ fn phases() {
     );
 }
 
-/// 10. werkzeug's `Local` and `LocalStack`, behind Flask's request context, and the
+/// 11. werkzeug's `Local` and `LocalStack`, behind Flask's request context, and the
 ///     answer's `g.conn`: each request thread pushes its context and opens a
 ///     connection on first use; the connection is closed when the thread exits.
 fn request_context() {
-    println!("10. Flask's request context and g.conn, one thread per request");
+    println!("11. Flask's request context and g.conn, one thread per request");
     static OPENED: AtomicUsize = AtomicUsize::new(0);
     static CLOSED: AtomicUsize = AtomicUsize::new(0);
     struct Connection;
