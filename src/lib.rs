@@ -78,6 +78,8 @@ pub use bounded_queue::{
 pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};
 pub use event::Event;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use facade::{DeadlockReport, DeadlockedThread};
 pub use local::{IterMut, Local, LocalRef};
 pub use local_stack::{LocalStack, LocalStackGuard};
 pub use lock::{ArcLockGuard, Lock, LockGuard, MappedLockGuard};

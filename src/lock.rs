@@ -335,6 +335,8 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
         let relock = Relock(raw);
         let (result, holds_lock) = wait();
         if holds_lock {
+            // Handed over by its unlocker: held without a `lock` call here.
+            facade::track::acquired(raw.addr());
             core::mem::forget(relock);
         }
         result

@@ -69,7 +69,38 @@ macro_rules! thread_local_lazy {
 }
 pub(crate) use thread_local_lazy;
 
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+mod deadlock;
 mod raw_mutex;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub(crate) use deadlock::detect as detect_deadlocks;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+pub use deadlock::{DeadlockReport, DeadlockedThread};
+
+/// The raw mutex's hooks for deadlock detection: what each thread holds and
+/// waits for. Empty (and gone after inlining) without `deadlock-detection`.
+pub(crate) mod track {
+    /// This thread now holds the lock at `addr`.
+    #[inline(always)]
+    pub(crate) fn acquired(_addr: usize) {
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        super::deadlock::acquired(_addr);
+    }
+
+    /// This thread is about to release the lock at `addr`.
+    #[inline(always)]
+    pub(crate) fn released(_addr: usize) {
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        super::deadlock::released(_addr);
+    }
+
+    /// This thread parks for the lock at `addr`, or (`None`) stopped waiting.
+    #[inline(always)]
+    pub(crate) fn waiting(_addr: Option<usize>) {
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        super::deadlock::waiting(_addr);
+    }
+}
 #[cfg(not(loom))]
 mod spin;
 

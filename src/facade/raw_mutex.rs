@@ -103,6 +103,7 @@ unsafe impl lock_api::RawMutex for RawMutex {
         if !self.try_lock_fast() {
             self.lock_slow(None);
         }
+        super::track::acquired(self.addr());
     }
 
     #[inline]
@@ -110,7 +111,10 @@ unsafe impl lock_api::RawMutex for RawMutex {
         let mut state = self.state.load(Ordering::Relaxed);
         while is_free(state) {
             match self.take(state) {
-                Ok(()) => return true,
+                Ok(()) => {
+                    super::track::acquired(self.addr());
+                    return true;
+                }
                 Err(now) => state = now,
             }
         }
@@ -119,6 +123,7 @@ unsafe impl lock_api::RawMutex for RawMutex {
 
     #[inline]
     unsafe fn unlock(&self) {
+        super::track::released(self.addr());
         // The whole uncontended unlock: one `fetch_sub`. From `LOCKED | PARKED`
         // it leaves `PARKED`: reserved, so we still own the lock in `unlock_slow`.
         if self.state.fetch_sub(LOCKED, Ordering::Release) != LOCKED {
@@ -139,7 +144,11 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
 
     #[inline]
     fn try_lock_until(&self, deadline: Instant) -> bool {
-        self.try_lock_fast() || self.lock_slow(Some(deadline))
+        let locked = self.try_lock_fast() || self.lock_slow(Some(deadline));
+        if locked {
+            super::track::acquired(self.addr());
+        }
+        locked
     }
 
     #[inline]
@@ -148,7 +157,11 @@ unsafe impl lock_api::RawMutexTimed for RawMutex {
         if timeout.is_zero() {
             return lock_api::RawMutex::try_lock(self);
         }
-        self.try_lock_fast() || self.lock_slow(super::deadline_after(timeout))
+        let locked = self.try_lock_fast() || self.lock_slow(super::deadline_after(timeout));
+        if locked {
+            super::track::acquired(self.addr());
+        }
+        locked
     }
 }
 
@@ -261,9 +274,11 @@ impl RawMutex {
                     self.clear_parked();
                 }
             };
+            super::track::waiting(Some(self.addr()));
             // SAFETY: the key is this lock's address, which only this type parks
             // on; `validate` and `timed_out` neither panic nor call into the lot.
             let parked = unsafe { self.lot.park(self.addr(), validate, timed_out, deadline) };
+            super::track::waiting(None);
             match parked {
                 // The unlocker handed the lock over without releasing it; the
                 // parker's wake-up (Release/Acquire) carries its critical section.

@@ -31,6 +31,8 @@ const DEFAULT_THREAD_NAME: &str = "threadkit-watchdog";
 
 type StatusCallback = Box<dyn Fn(&ServiceStatus) + Send + Sync>;
 type PanicCallback = Box<dyn Fn(&PanicReport) + Send + Sync>;
+#[cfg(all(feature = "deadlock-detection", not(loom)))]
+type DeadlockCallback = Box<dyn Fn(&crate::DeadlockReport) + Send + Sync>;
 
 /// A monitor of named services and threads: reports a service whose
 /// [`Heartbeat`] has not beaten within its timeout (once per stall, and once
@@ -153,6 +155,10 @@ pub struct CheckReport {
     pub stalled: Vec<ServiceStatus>,
     /// The services this check found beating again after a stall.
     pub recovered: Vec<ServiceStatus>,
+    /// The deadlocks this check found (feature `deadlock-detection`): each is
+    /// found by one check only.
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    pub deadlocks: Vec<crate::DeadlockReport>,
 }
 
 /// A panic that the watchdog reports to `on_panic`: a
@@ -185,6 +191,8 @@ struct Callbacks {
     on_stall: Option<StatusCallback>,
     on_recover: Option<StatusCallback>,
     on_panic: Option<PanicCallback>,
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    on_deadlock: Option<DeadlockCallback>,
 }
 
 /// What the watchdog, its heartbeats and its monitored threads share.
@@ -434,6 +442,22 @@ impl WatchdogBuilder {
         self
     }
 
+    /// Called when a check finds threads deadlocked on threadkit locks (cargo
+    /// feature `deadlock-detection`), once per deadlock. Default: `log::error!`
+    /// with the report (threads, locks, backtraces).
+    ///
+    /// ```
+    /// let builder = threadkit::Watchdog::builder().on_deadlock(|deadlock| eprintln!("{deadlock}"));
+    /// ```
+    #[cfg(all(feature = "deadlock-detection", not(loom)))]
+    pub fn on_deadlock(
+        mut self,
+        f: impl Fn(&crate::DeadlockReport) + Send + Sync + 'static,
+    ) -> WatchdogBuilder {
+        self.callbacks.on_deadlock = Some(Box::new(f));
+        self
+    }
+
     /// The clock stalls are measured with (default [`SystemClock`]); a
     /// [`ManualClock`] makes tests deterministic.
     ///
@@ -592,6 +616,14 @@ impl Shared {
             } else if transition == Some(Transition::Recovered) {
                 report.recovered.push(status);
             }
+        }
+        #[cfg(all(feature = "deadlock-detection", not(loom)))]
+        for deadlock in crate::facade::detect_deadlocks() {
+            match &self.callbacks.on_deadlock {
+                Some(callback) => self.guarded("on_deadlock callback", || callback(&deadlock)),
+                None => log::error!("{deadlock}"),
+            }
+            report.deadlocks.push(deadlock);
         }
         report
     }
