@@ -5,7 +5,7 @@
 //! Run with `cargo test --features deadlock-detection --test deadlock_detection`.
 #![cfg(all(feature = "deadlock-detection", not(loom)))]
 
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,11 @@ fn reports() -> &'static Reports {
             let watchdog = Watchdog::builder()
                 .interval(Duration::from_millis(20))
                 .on_deadlock(move |report| {
-                    reports.0.lock().unwrap().push(report.clone());
+                    reports
+                        .0
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(report.clone());
                     reports.1.notify_all();
                 })
                 .spawn()
@@ -51,14 +55,17 @@ fn names(report: &DeadlockReport, name: &str) -> bool {
 fn report_naming(name: &str) -> DeadlockReport {
     let (reports, more) = reports();
     let deadline = Instant::now() + REPORT_WITHIN;
-    let mut reports = reports.lock().unwrap();
+    let mut reports = reports.lock().unwrap_or_else(PoisonError::into_inner);
     loop {
         if let Some(report) = reports.iter().find(|r| names(r, name)) {
             return report.clone();
         }
         let left = deadline.saturating_duration_since(Instant::now());
         assert!(!left.is_zero(), "no deadlock reported naming `{name}`");
-        reports = more.wait_timeout(reports, left).unwrap().0;
+        reports = more
+            .wait_timeout(reports, left)
+            .unwrap_or_else(PoisonError::into_inner)
+            .0;
     }
 }
 
@@ -191,7 +198,7 @@ fn threads_that_only_wait_in_turn_are_not_reported() {
         worker.join().unwrap();
     }
     assert_eq!(*a.lock(), 40_000);
-    let reports = reports.lock().unwrap();
+    let reports = reports.lock().unwrap_or_else(PoisonError::into_inner);
     assert!(
         !reports
             .iter()
