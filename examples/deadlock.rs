@@ -27,7 +27,7 @@ fn main() {
 }
 
 /// 1. The deadlock happens; the watchdog finds it within a few intervals.
-#[cfg(feature = "deadlock-detection")]
+#[cfg(all(feature = "deadlock-detection", not(feature = "lock-order")))]
 fn detection(lock1: &Arc<Lock<&'static str>>, lock2: &Arc<Lock<&'static str>>) {
     use std::sync::mpsc;
     use std::time::Duration;
@@ -92,7 +92,7 @@ fn detection(lock1: &Arc<Lock<&'static str>>, lock2: &Arc<Lock<&'static str>>) {
     );
 }
 
-#[cfg(not(feature = "deadlock-detection"))]
+#[cfg(not(all(feature = "deadlock-detection", not(feature = "lock-order"))))]
 fn detection(_: &Arc<Lock<&'static str>>, _: &Arc<Lock<&'static str>>) {
     println!("1. Detection: skipped; run with `--features deadlock-detection` to watch the");
     println!("   deadlock happen and the Watchdog report it.\n");

@@ -398,6 +398,8 @@ impl Condition {
         deadline: Option<Instant>,
         method: &str,
     ) -> WaitTimeoutResult {
+        // The wait ends by taking the lock again: checked now, before blocking.
+        LockGuard::before_reacquiring(guard);
         // Exposed: a notify turns the address back into the lock to morph onto.
         let raw = LockGuard::raw(guard);
         let lock = core::ptr::from_ref(raw).expose_provenance();

@@ -66,6 +66,7 @@ mod local;
 mod local_stack;
 mod lock;
 mod lock_all;
+mod lock_order;
 mod rlock;
 mod semaphore;
 mod watchdog;

@@ -11,6 +11,7 @@ use core::ops::{Deref, DerefMut};
 use core::time::Duration;
 
 use crate::facade::{self, Instant, RawMutex, StdArc, const_fn};
+use crate::lock_order::{self, HeldToken, Node};
 
 /// A mutual-exclusion lock protecting a value of type `T` (Python's
 /// `threading.Lock`, with the data inside as in Rust's `Mutex`).
@@ -76,6 +77,8 @@ use crate::facade::{self, Instant, RawMutex, StdArc, const_fn};
 /// assert_eq!(*counter.lock(), 4000);
 /// ```
 pub struct Lock<T: ?Sized> {
+    // Zero-sized without the `lock-order` feature.
+    order: Node,
     inner: lock_api::Mutex<RawMutex, T>,
 }
 
@@ -87,6 +90,8 @@ pub struct Lock<T: ?Sized> {
 #[doc(alias = "release")]
 pub struct LockGuard<'a, T: ?Sized> {
     inner: lock_api::MutexGuard<'a, RawMutex, T>,
+    // This thread's record of the hold (zero-sized without `lock-order`).
+    held: HeldToken,
     // `!Send` whatever parking_lot features other crates enable (`send_guard`
     // would make the inner guard `Send`); still `Sync` when `T: Sync`.
     _not_send: PhantomData<lock_api::GuardNoSend>,
@@ -105,6 +110,7 @@ impl<T> Lock<T> {
         #[inline]
         pub const fn new(value: T) -> Lock<T> {
             Lock {
+                order: Node::new(),
                 inner: lock_api::Mutex::from_raw(facade::raw_mutex(), value),
             }
         }
@@ -137,8 +143,10 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[doc(alias = "acquire")]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn lock(&self) -> LockGuard<'_, T> {
-        LockGuard::new(self.inner.lock())
+        self.before_blocking();
+        LockGuard::new(self, self.inner.lock())
     }
 
     /// Acquires the lock if it is free right now, without blocking.
@@ -155,8 +163,10 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
     #[doc(alias = "acquire")]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
-        self.inner.try_lock().map(LockGuard::new)
+        // Adds no lock-order edge: it cannot block.
+        Some(LockGuard::new(self, self.inner.try_lock()?))
     }
 
     /// Acquires the lock, blocking for at most `timeout` (Python's
@@ -176,8 +186,10 @@ impl<T: ?Sized> Lock<T> {
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
     #[doc(alias = "acquire")]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        self.inner.try_lock_for(timeout).map(LockGuard::new)
+        self.before_blocking();
+        Some(LockGuard::new(self, self.inner.try_lock_for(timeout)?))
     }
 
     /// Acquires the lock, blocking until `deadline` at the latest. A deadline in
@@ -193,8 +205,10 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
-        self.inner.try_lock_until(deadline).map(LockGuard::new)
+        self.before_blocking();
+        Some(LockGuard::new(self, self.inner.try_lock_until(deadline)?))
     }
 
     /// Whether some thread holds the lock right now (a snapshot, for diagnostics
@@ -247,7 +261,9 @@ impl<T: ?Sized> Lock<T> {
     /// assert_eq!(log.lock().len(), 1);
     /// ```
     #[inline]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn lock_arc(self: &StdArc<Self>) -> ArcLockGuard<T> {
+        self.before_blocking();
         ArcLockGuard::adopt(self, self.inner.lock())
     }
 
@@ -263,6 +279,7 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_arc(self: &StdArc<Self>) -> Option<ArcLockGuard<T>> {
         Some(ArcLockGuard::adopt(self, self.inner.try_lock()?))
     }
@@ -276,7 +293,9 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_arc_for(self: &StdArc<Self>, timeout: Duration) -> Option<ArcLockGuard<T>> {
+        self.before_blocking();
         Some(ArcLockGuard::adopt(self, self.inner.try_lock_for(timeout)?))
     }
 
@@ -289,7 +308,9 @@ impl<T: ?Sized> Lock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the Lock will immediately unlock"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_arc_until(self: &StdArc<Self>, deadline: Instant) -> Option<ArcLockGuard<T>> {
+        self.before_blocking();
         Some(ArcLockGuard::adopt(
             self,
             self.inner.try_lock_until(deadline)?,
@@ -297,12 +318,33 @@ impl<T: ?Sized> Lock<T> {
     }
 }
 
+impl<T: ?Sized> Lock<T> {
+    /// The lock-order check before a blocking acquisition (nothing without
+    /// the `lock-order` feature).
+    #[inline(always)]
+    #[cfg_attr(feature = "lock-order", track_caller)]
+    fn before_blocking(&self) {
+        lock_order::before_blocking(&self.order, core::panic::Location::caller(), &[]);
+    }
+}
+
 impl<'a, T: ?Sized> LockGuard<'a, T> {
-    fn new(inner: lock_api::MutexGuard<'a, RawMutex, T>) -> Self {
+    #[inline(always)]
+    #[cfg_attr(feature = "lock-order", track_caller)]
+    fn new(lock: &'a Lock<T>, inner: lock_api::MutexGuard<'a, RawMutex, T>) -> Self {
         LockGuard {
             inner,
+            held: HeldToken::new(&lock.order, core::panic::Location::caller()),
             _not_send: PhantomData,
         }
+    }
+
+    /// Before a `Condition` wait on this guard: the lock-order check of its
+    /// re-acquisition (nothing without the `lock-order` feature).
+    #[inline(always)]
+    #[cfg_attr(feature = "lock-order", track_caller)]
+    pub(crate) fn before_reacquiring(guard: &Self) {
+        guard.held.check_again(core::panic::Location::caller());
     }
 
     /// The held lock's raw mutex, for [`Condition`](crate::Condition): its
@@ -354,7 +396,9 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     /// *guard += 1;
     /// ```
     #[inline]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn unlocked<F: FnOnce() -> U, U>(guard: &mut Self, f: F) -> U {
+        LockGuard::before_reacquiring(guard);
         lock_api::MutexGuard::unlocked(&mut guard.inner, f)
     }
 
@@ -379,6 +423,7 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     {
         MappedLockGuard {
             inner: lock_api::MutexGuard::map(guard.inner, f),
+            _held: guard.held,
             _not_send: PhantomData,
         }
     }
@@ -398,12 +443,18 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     where
         F: FnOnce(&mut T) -> Option<&mut U>,
     {
-        match lock_api::MutexGuard::try_map(guard.inner, f) {
+        let LockGuard { inner, held, .. } = guard;
+        match lock_api::MutexGuard::try_map(inner, f) {
             Ok(inner) => Ok(MappedLockGuard {
                 inner,
+                _held: held,
                 _not_send: PhantomData,
             }),
-            Err(inner) => Err(LockGuard::new(inner)),
+            Err(inner) => Err(LockGuard {
+                inner,
+                held,
+                _not_send: PhantomData,
+            }),
         }
     }
 }
@@ -464,6 +515,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for LockGuard<'_, T> {
 #[clippy::has_significant_drop]
 pub struct MappedLockGuard<'a, T: ?Sized> {
     inner: lock_api::MappedMutexGuard<'a, RawMutex, T>,
+    _held: HeldToken,
     _not_send: PhantomData<lock_api::GuardNoSend>,
 }
 
@@ -483,6 +535,7 @@ impl<'a, T: ?Sized> MappedLockGuard<'a, T> {
     {
         MappedLockGuard {
             inner: lock_api::MappedMutexGuard::map(guard.inner, f),
+            _held: guard._held,
             _not_send: PhantomData,
         }
     }
@@ -523,6 +576,8 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MappedLockGuard<'_, T> {
 #[clippy::has_significant_drop]
 pub struct ArcLockGuard<T: ?Sized> {
     lock: StdArc<Lock<T>>,
+    // Dropped after `drop` below has unlocked.
+    _held: HeldToken,
     // `!Send` and `!Sync`; `Sync` is restored below where `T` allows it.
     _not_send: PhantomData<lock_api::GuardNoSend>,
 }
@@ -534,9 +589,11 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for ArcLockGuard<T> {}
 impl<T: ?Sized> ArcLockGuard<T> {
     /// Keeps the lock that `guard` holds locked beyond `guard`'s lifetime,
     /// owned by the new guard through a clone of `lock`.
+    #[cfg_attr(feature = "lock-order", track_caller)]
     fn adopt(lock: &StdArc<Lock<T>>, guard: lock_api::MutexGuard<'_, RawMutex, T>) -> Self {
         core::mem::forget(guard);
         ArcLockGuard {
+            _held: HeldToken::new(&lock.order, core::panic::Location::caller()),
             lock: StdArc::clone(lock),
             _not_send: PhantomData,
         }

@@ -10,6 +10,7 @@ use core::ops::Deref;
 use core::time::Duration;
 
 use crate::facade::{self, Instant, RawMutex, RawThreadId, const_fn};
+use crate::lock_order::{self, HeldToken, Node};
 
 /// A reentrant lock: the thread that holds it may lock it again; other threads
 /// block until the owner has dropped every one of its guards (Python's
@@ -69,6 +70,8 @@ use crate::facade::{self, Instant, RawMutex, RawThreadId, const_fn};
 /// assert_eq!(account.log.lock().borrow().len(), 2);
 /// ```
 pub struct RLock<T: ?Sized> {
+    // Zero-sized without the `lock-order` feature.
+    order: Node,
     inner: lock_api::ReentrantMutex<RawMutex, RawThreadId, Held<T>>,
 }
 
@@ -86,6 +89,8 @@ struct Held<T: ?Sized> {
 #[doc(alias = "release")]
 pub struct RLockGuard<'a, T: ?Sized> {
     inner: lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, Held<T>>,
+    // This thread's record of the hold (zero-sized without `lock-order`).
+    _held: HeldToken,
 }
 
 impl<T> RLock<T> {
@@ -103,6 +108,7 @@ impl<T> RLock<T> {
                 value,
             };
             RLock {
+                order: Node::new(),
                 inner: lock_api::ReentrantMutex::from_raw(facade::raw_mutex(), RawThreadId, held),
             }
         }
@@ -135,8 +141,10 @@ impl<T: ?Sized> RLock<T> {
     /// ```
     #[inline]
     #[doc(alias = "acquire")]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn lock(&self) -> RLockGuard<'_, T> {
-        RLockGuard::hold(self.inner.lock())
+        self.before_blocking();
+        RLockGuard::hold(self, self.inner.lock())
     }
 
     /// Acquires the lock if it is free or already owned by this thread, without blocking.
@@ -149,8 +157,10 @@ impl<T: ?Sized> RLock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the RLock will immediately release this hold"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock(&self) -> Option<RLockGuard<'_, T>> {
-        self.inner.try_lock().map(RLockGuard::hold)
+        // Adds no lock-order edge: it cannot block.
+        Some(RLockGuard::hold(self, self.inner.try_lock()?))
     }
 
     /// Acquires the lock, blocking for at most `timeout`. A zero timeout tries
@@ -164,8 +174,10 @@ impl<T: ?Sized> RLock<T> {
     #[inline]
     #[must_use = "if unused the RLock will immediately release this hold"]
     #[doc(alias = "acquire")]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<RLockGuard<'_, T>> {
-        self.inner.try_lock_for(timeout).map(RLockGuard::hold)
+        self.before_blocking();
+        Some(RLockGuard::hold(self, self.inner.try_lock_for(timeout)?))
     }
 
     /// Acquires the lock, blocking until `deadline` at the latest.
@@ -177,8 +189,10 @@ impl<T: ?Sized> RLock<T> {
     /// ```
     #[inline]
     #[must_use = "if unused the RLock will immediately release this hold"]
+    #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<RLockGuard<'_, T>> {
-        self.inner.try_lock_until(deadline).map(RLockGuard::hold)
+        self.before_blocking();
+        Some(RLockGuard::hold(self, self.inner.try_lock_until(deadline)?))
     }
 
     /// Whether any thread owns the lock right now (a snapshot).
@@ -245,10 +259,30 @@ impl<T: ?Sized> RLock<T> {
     }
 }
 
+impl<T: ?Sized> RLock<T> {
+    /// The lock-order check before a blocking acquisition; a re-entry adds no
+    /// edge (nothing without the `lock-order` feature).
+    #[inline(always)]
+    #[cfg_attr(feature = "lock-order", track_caller)]
+    fn before_blocking(&self) {
+        if lock_order::ENABLED && !self.inner.is_owned_by_current_thread() {
+            lock_order::before_blocking(&self.order, core::panic::Location::caller(), &[]);
+        }
+    }
+}
+
 impl<'a, T: ?Sized> RLockGuard<'a, T> {
-    fn hold(inner: lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, Held<T>>) -> Self {
+    #[inline(always)]
+    #[cfg_attr(feature = "lock-order", track_caller)]
+    fn hold(
+        lock: &'a RLock<T>,
+        inner: lock_api::ReentrantMutexGuard<'a, RawMutex, RawThreadId, Held<T>>,
+    ) -> Self {
         inner.holds.set(inner.holds.get() + 1);
-        RLockGuard { inner }
+        RLockGuard {
+            inner,
+            _held: HeldToken::new(&lock.order, core::panic::Location::caller()),
+        }
     }
 }
 
