@@ -149,6 +149,21 @@ fn a_condition_wait_whose_reacquisition_inverts_the_order_panics_before_waiting(
 }
 
 #[test]
+fn a_dropped_lock_takes_its_edges_with_it() {
+    let (a, b) = (Lock::new(()), Lock::new(()));
+    {
+        let between = Lock::new(());
+        drop((a.lock(), between.lock())); // a -> between
+        drop((between.lock(), b.lock())); // between -> b
+        // While `between` lives, b -> a closes the cycle a -> between -> b -> a.
+        let message = violation(|| drop((b.lock(), a.lock())));
+        assert!(message.contains("a cycle of 3 locks"), "{message}");
+    }
+    // `between` is gone, and with it the only path from a to b.
+    drop((b.lock(), a.lock()));
+}
+
+#[test]
 fn dropped_locks_leave_the_graph() {
     // Thousands of short-lived pairs in alternating orders: each pair is new,
     // even where the allocator hands out the same addresses again.
