@@ -364,27 +364,32 @@ mod duplicates {
         }
     }
 
+    /// Without the check, a lock passed twice would make `lock_all` retry
+    /// forever (its try of the second copy always fails), so each test runs
+    /// under `bounded`: a missing check fails it instead of hanging.
     #[test]
     fn same_lock_twice_panics_before_taking_anything() {
-        let a = Lock::new(0);
-        let b = Lock::new(0);
-        let c = Lock::new(0);
-        let all = [&a, &b, &c];
-        assert_duplicate_panics("tuple", "0 and 1", &all, || drop(lock_all((&a, &a))));
-        assert_duplicate_panics("tuple", "1 and 3", &all, || {
-            drop(lock_all((&b, &a, &c, &a)))
-        });
-        let (u8s, unit) = (Lock::new(0u8), Lock::new(()));
-        assert_duplicate_panics("tuple", "4 and 5", &all, || {
-            drop(lock_all((&a, &b, &c, &u8s, &unit, &unit)));
-        });
-        assert!(!u8s.is_locked() && !unit.is_locked());
-        assert_duplicate_panics("array", "0 and 2", &all, || drop(lock_all([&c, &b, &c])));
-        assert_duplicate_panics("lock_all_for", "0 and 1", &all, || {
-            lock_all_for([&a, &a], Duration::ZERO).is_some()
-        });
-        assert_duplicate_panics("lock_all_until", "1 and 2", &all, || {
-            lock_all_until((&a, &b, &b), Instant::now() + LONG).is_some()
+        bounded(|| {
+            let a = Lock::new(0);
+            let b = Lock::new(0);
+            let c = Lock::new(0);
+            let all = [&a, &b, &c];
+            assert_duplicate_panics("tuple", "0 and 1", &all, || drop(lock_all((&a, &a))));
+            assert_duplicate_panics("tuple", "1 and 3", &all, || {
+                drop(lock_all((&b, &a, &c, &a)))
+            });
+            let (u8s, unit) = (Lock::new(0u8), Lock::new(()));
+            assert_duplicate_panics("tuple", "4 and 5", &all, || {
+                drop(lock_all((&a, &b, &c, &u8s, &unit, &unit)));
+            });
+            assert!(!u8s.is_locked() && !unit.is_locked());
+            assert_duplicate_panics("array", "0 and 2", &all, || drop(lock_all([&c, &b, &c])));
+            assert_duplicate_panics("lock_all_for", "0 and 1", &all, || {
+                lock_all_for([&a, &a], Duration::ZERO).is_some()
+            });
+            assert_duplicate_panics("lock_all_until", "1 and 2", &all, || {
+                lock_all_until((&a, &b, &b), Instant::now() + LONG).is_some()
+            });
         });
     }
 
@@ -392,22 +397,25 @@ mod duplicates {
     /// another thread, the call panics at once instead of waiting for it.
     #[test]
     fn checked_before_blocking() {
-        let a = Lock::new(0);
-        let b = Lock::new(0);
-        thread::scope(|s| {
-            let release = hold_elsewhere(s, &a);
-            let unblock = move || release.send(()).unwrap();
-            let message = try_once(unblock, || {
-                panic_of("lock_all", || drop(lock_all((&a, &b, &a))))
+        bounded(|| {
+            let a = Lock::new(0);
+            let b = Lock::new(0);
+            thread::scope(|s| {
+                let release = hold_elsewhere(s, &a);
+                let unblock = move || release.send(()).unwrap();
+                let message = try_once(unblock, || {
+                    panic_of("lock_all", || drop(lock_all((&a, &b, &a))))
+                });
+                assert!(message.contains("passed twice"), "{message}");
+                assert!(!b.is_locked());
             });
-            assert!(message.contains("passed twice"), "{message}");
-            assert!(!b.is_locked());
         });
     }
 }
 
 mod deadlock {
     use super::*;
+    use std::cell::Cell;
     use std::sync::{Arc, Barrier};
 
     /// Rounds per test, over all threads (the seeds' scenario: 10^5).
@@ -455,8 +463,51 @@ mod deadlock {
         });
     }
 
+    /// Holds `a` or `b` (in turn, per thread) alone across a yield: makes the
+    /// other threads find one of them busy while they hold the other.
+    fn hog(a: &Lock<usize>, b: &Lock<usize>) {
+        thread_local!(static TURN: Cell<bool> = const { Cell::new(false) });
+        let lock = if TURN.replace(!TURN.get()) { a } else { b };
+        let _held = lock.lock();
+        thread::yield_now();
+    }
+
     fn values(counters: &Counters) -> [usize; 3] {
         counters.each_ref().map(|lock| *lock.lock())
+    }
+
+    /// The seeds' scenario one step at a time: this thread holds `b`, another
+    /// calls `lock_all((&a, &b))` and waits for `b`, and this thread then takes
+    /// `a` too (as the seeds' second thread does). `lock_all` must not hold `a`
+    /// while it waits for `b`. (If the other thread has not reached `lock_all`
+    /// yet, `a` is free anyway and the test passes without proving much.)
+    #[test]
+    fn waits_holding_none_of_its_locks() {
+        let a = Lock::new(0);
+        let b = Lock::new(0);
+        thread::scope(|s| {
+            let held_b = b.lock();
+            let (tx, rx) = mpsc::channel();
+            let (a, b) = (&a, &b);
+            s.spawn(move || {
+                let (mut a, mut b) = lock_all((a, b));
+                *a += 1;
+                *b += 1;
+                tx.send(()).unwrap();
+            });
+            let_others_run(); // likelier that it waits for `b` now
+            let held_a = a.try_lock_for(LONG);
+            assert!(
+                held_a.is_some(),
+                "lock_all held `a` while it waited for `b`"
+            );
+            assert_quiet(&rx, "lock_all while `b` is held");
+            drop(held_a);
+            assert_quiet(&rx, "lock_all while `b` is held");
+            drop(held_b);
+            recv(&rx);
+        });
+        assert_eq!((a.into_inner(), b.into_inner()), (1, 1));
     }
 
     /// The seeds' deadlock, defused: one thread `lock_all((&a, &b))`, the other
@@ -474,6 +525,7 @@ mod deadlock {
                 },
                 |[a, b, _]| {
                     let mut b = b.lock();
+                    thread::yield_now(); // as the seeds: a window to take `a` meanwhile
                     let mut a = a.lock();
                     bump(&mut [&mut a, &mut b]);
                 },
@@ -482,6 +534,10 @@ mod deadlock {
         assert_eq!(values(&counters), [ROUNDS, ROUNDS, 0]);
     }
 
+    /// `lock_all((&a, &b))` against `lock_all([&b, &a])`. A third thread holds
+    /// `a` or `b` alone for a while (a yield) now and then, so that the other
+    /// two often find one lock busy while they hold the other: the case a
+    /// `lock_all` that waits while holding a lock would deadlock in.
     #[test]
     fn lock_all_against_lock_all_in_the_opposite_order() {
         let counters = counters();
@@ -497,6 +553,7 @@ mod deadlock {
                     let [mut b, mut a] = lock_all([b, a]);
                     bump(&mut [&mut a, &mut b]);
                 },
+                |[a, b, _]| hog(a, b),
             ],
         );
         assert_eq!(values(&counters), [ROUNDS, ROUNDS, 0]);
