@@ -146,6 +146,7 @@ mod sealed {
 /// let _ = threadkit::lock_all((&lock, &lock)); // panics: the same Lock twice
 /// ```
 #[track_caller]
+#[must_use = "if unused the Locks will immediately unlock"]
 pub fn lock_all<L: LockAll>(locks: L) -> L::Guards {
     match locks.take(None) {
         Some(guards) => guards,
