@@ -326,6 +326,11 @@ impl<T: ?Sized> Lock<T> {
     fn before_blocking(&self) {
         lock_order::before_blocking(&self.order, core::panic::Location::caller(), &[]);
     }
+
+    /// The lock's node in the lock-order graph (zero-sized without the feature).
+    pub(crate) fn order_node(&self) -> &Node {
+        &self.order
+    }
 }
 
 impl<'a, T: ?Sized> LockGuard<'a, T> {

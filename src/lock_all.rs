@@ -14,6 +14,7 @@ use core::time::Duration;
 
 use crate::facade::{self, Instant};
 use crate::lock::{Lock, LockGuard};
+use crate::lock_order::{self, Node};
 
 /// A set of [`Lock`]s that [`lock_all`] can take together: a tuple of 2 to 6
 /// `&Lock<_>` (each with its own `T`), or an array `[&Lock<T>; N]` (any `N`,
@@ -245,6 +246,8 @@ impl fmt::Debug for LockId {
 trait Slot {
     /// The lock's identity, for the duplicate check.
     fn id(&self) -> LockId;
+    /// The lock's node in the lock-order graph (feature `lock-order`).
+    fn order(&self) -> &Node;
     /// Takes the lock, blocking until it is free or `deadline` passes.
     fn lock(&mut self, deadline: Option<Instant>) -> bool;
     /// Takes the lock if it is free right now.
@@ -280,6 +283,10 @@ impl<T: ?Sized> Slot for Held<'_, T> {
             addr: core::ptr::from_ref(self.lock).cast::<()>(),
             size: core::mem::size_of_val(self.lock),
         }
+    }
+
+    fn order(&self) -> &Node {
+        self.lock.order_node()
     }
 
     fn lock(&mut self, deadline: Option<Instant>) -> bool {
@@ -319,6 +326,23 @@ fn assert_distinct(slots: &[&mut dyn Slot]) {
     }
 }
 
+/// The lock-order check (feature `lock-order`) of a `lock_all`: edges from the
+/// locks this thread already holds to each lock of the set, none among them.
+#[track_caller]
+fn check_order(slots: &[&mut dyn Slot]) {
+    if !lock_order::ENABLED {
+        return;
+    }
+    let site = core::panic::Location::caller();
+    let set: Vec<*const Node> = slots
+        .iter()
+        .map(|s| core::ptr::from_ref(s.order()))
+        .collect();
+    for slot in slots {
+        lock_order::before_blocking(slot.order(), site, &set);
+    }
+}
+
 /// The core of [`lock_all`], [`lock_all_for`] and [`lock_all_until`], for tuples
 /// and arrays alike: takes every lock in `slots`, or none if `deadline` passes
 /// first (never with `None`). Returns whether it took them.
@@ -331,6 +355,7 @@ fn assert_distinct(slots: &[&mut dyn Slot]) {
 #[track_caller]
 fn take_all(slots: &mut [&mut dyn Slot], deadline: Option<Instant>) -> bool {
     assert_distinct(slots);
+    check_order(slots);
     let n = slots.len();
     if n == 0 {
         return true;

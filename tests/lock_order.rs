@@ -176,3 +176,31 @@ fn dropped_locks_leave_the_graph() {
         }
     }
 }
+
+#[test]
+fn lock_all_adds_no_edges_among_its_locks() {
+    let (a, b) = (Lock::new(1), Lock::new(2));
+    drop(threadkit::lock_all((&a, &b)));
+    drop(threadkit::lock_all((&b, &a)));
+    drop(threadkit::lock_all([&b, &a]));
+    // Nor does it leave any: the two plain orders are still both open.
+    drop((a.lock(), b.lock()));
+}
+
+#[test]
+fn lock_all_records_edges_from_the_locks_already_held() {
+    let (outer, a, b) = (Lock::new(()), Lock::new(()), Lock::new(()));
+    {
+        let _outer = outer.lock();
+        let _both = threadkit::lock_all((&a, &b)); // outer -> a, outer -> b
+    }
+    let earlier = site!(2);
+    let message = violation(|| {
+        let _b = b.lock();
+        let _outer = outer.lock(); // b -> outer inverts outer -> b
+    });
+    assert!(
+        message.contains(&earlier),
+        "lock_all's call site missing: {message}"
+    );
+}

@@ -1,10 +1,10 @@
-use core::cell::RefCell;
+use core::cell::Cell;
 use core::fmt::Write as _;
 use core::panic::Location;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::collections::{HashMap, HashSet};
 
-use crate::facade::{StdMutex, thread_local_lazy};
+use crate::facade::{StdMutex, thread_local_const};
 
 /// The checker is on.
 pub(crate) const ENABLED: bool = true;
@@ -23,11 +23,16 @@ impl Node {
     }
 
     /// The node's id, drawn now if it has none yet.
+    #[inline]
     fn id(&self) -> usize {
-        let id = self.id.load(Ordering::Relaxed);
-        if id != 0 {
-            return id;
+        match self.id.load(Ordering::Relaxed) {
+            0 => self.draw_id(),
+            id => id,
         }
+    }
+
+    #[cold]
+    fn draw_id(&self) -> usize {
         static NEXT: AtomicUsize = AtomicUsize::new(1);
         let fresh = NEXT.fetch_add(1, Ordering::Relaxed);
         match self
@@ -48,12 +53,6 @@ impl Drop for Node {
             with_graph(|graph| graph.remove(id));
         }
     }
-}
-
-/// A lock this thread holds, and where it took it.
-struct Held {
-    node: *const Node,
-    site: &'static Location<'static>,
 }
 
 /// An edge's record: where the later lock was taken while the earlier was held.
@@ -125,58 +124,116 @@ impl Graph {
     }
 }
 
+/// How many held locks a thread tracks (a deeper nesting goes unchecked
+/// beyond this depth).
+const MAX_HELD: usize = 32;
+/// Slots of the thread's known-edge cache (direct-mapped, a power of two).
+const KNOWN: usize = 256;
+
+/// A lock this thread holds, and where it took it (null: an empty slot).
+#[derive(Clone, Copy)]
+struct Held {
+    node: *const Node,
+    // The node's id, copied here so the fast path does not load it through `node`.
+    id: usize,
+    site: *const Location<'static>,
+}
+
 /// What one thread knows: the locks it holds, and the edges it has checked.
-#[derive(Default)]
+/// Fixed-size and `const`-initialised, so reaching it is one thread-local
+/// address computation, with no lazy initialisation or destructor.
 struct ThreadState {
-    held: Vec<Held>,
-    known: HashSet<(usize, usize)>,
+    /// How many locks this thread holds (entries past `MAX_HELD` untracked).
+    len: Cell<usize>,
+    held: [Cell<Held>; MAX_HELD],
+    /// Edges `(from, to)` this thread found in the graph (or added): a cache,
+    /// so a miss only costs a trip to the graph.
+    known: [Cell<(usize, usize)>; KNOWN],
 }
 
-thread_local_lazy! {
-    static STATE: RefCell<ThreadState> = RefCell::new(ThreadState::default());
+const NO_HELD: Held = Held {
+    node: core::ptr::null(),
+    id: 0,
+    site: core::ptr::null(),
+};
+
+thread_local_const! {
+    static STATE: ThreadState = ThreadState {
+        len: Cell::new(0),
+        held: [const { Cell::new(NO_HELD) }; MAX_HELD],
+        known: [const { Cell::new((0, 0)) }; KNOWN],
+    };
 }
 
-/// Runs `f` on this thread's state; does nothing while thread-locals are
-/// being destroyed (a lock taken then is not checked).
-fn with_state<R: Default>(f: impl FnOnce(&mut ThreadState) -> R) -> R {
-    STATE
-        .try_with(|state| {
-            state
-                .try_borrow_mut()
-                .map(|mut s| f(&mut s))
-                .unwrap_or_default()
-        })
-        .unwrap_or_default()
+impl ThreadState {
+    /// The tracked held locks.
+    fn held(&self) -> &[Cell<Held>] {
+        &self.held[..self.len.get().min(MAX_HELD)]
+    }
+
+    /// The cache slot of edge `(from, to)`.
+    fn known_slot(&self, from: usize, to: usize) -> &Cell<(usize, usize)> {
+        // Ids are small counters: a multiply by 31 and an add (two `lea`s)
+        // spread them enough, and keep the fast path's chain of loads short.
+        &self.known[from.wrapping_mul(31).wrapping_add(to) % KNOWN]
+    }
 }
 
 /// Before a blocking or timed acquisition of `node` at `site`: records the
 /// edges from every held lock (but `except`s, and `node` itself), and panics if
 /// one would close a cycle.
+#[inline]
 pub(crate) fn before_blocking(node: &Node, site: Site, except: &[*const Node]) {
-    let violation = with_state(|state| {
-        if state.held.is_empty() {
-            return None;
+    // A thread-local with no destructor stays reachable while the thread exits.
+    STATE.with(|state| {
+        if state.len.get() == 0 {
+            return;
         }
+        // The fast path: every edge from a held lock is in this thread's cache.
         let to = node.id();
-        for held in &state.held {
-            if core::ptr::eq(held.node, node) || except.contains(&held.node) {
-                continue;
+        for held in state.held() {
+            let held = held.get();
+            if let Some(from) = edge_from(held, node, except) {
+                if state.known_slot(from, to).get() != (from, to) {
+                    return check_edges(state, node, site, except);
+                }
             }
-            // SAFETY: a held lock outlives its entry (its guard borrows it or
-            // owns an `Arc` of it, and removes the entry when dropped).
-            let from = unsafe { &*held.node }.id();
-            if state.known.contains(&(from, to)) {
-                continue;
-            }
-            if let Some(message) = add_edge(from, to, held.site, site) {
-                return Some(message);
-            }
-            state.known.insert((from, to));
         }
-        None
     });
-    if let Some(message) = violation {
-        panic!("{message}");
+}
+
+/// The id of `held`'s lock, the source of an edge to `node`; `None` for an
+/// empty slot, `node` itself, or an `except`.
+#[inline]
+fn edge_from(held: Held, node: &Node, except: &[*const Node]) -> Option<usize> {
+    let skip = held.node.is_null() || core::ptr::eq(held.node, node);
+    if skip || except.contains(&held.node) {
+        return None;
+    }
+    Some(held.id)
+}
+
+/// The slow path: adds the edges the cache does not know to the graph, or
+/// panics if one would close a cycle.
+#[cold]
+#[inline(never)]
+fn check_edges(state: &ThreadState, node: &Node, site: Site, except: &[*const Node]) {
+    let to = node.id();
+    for held in state.held() {
+        let held = held.get();
+        let Some(from) = edge_from(held, node, except) else {
+            continue;
+        };
+        let slot = state.known_slot(from, to);
+        if slot.get() == (from, to) {
+            continue;
+        }
+        // SAFETY: entries are made from `&'static Location`s.
+        let held_at = unsafe { &*held.site };
+        if let Some(message) = add_edge(from, to, held_at, site) {
+            panic!("{message}");
+        }
+        slot.set((from, to));
     }
 }
 
@@ -214,21 +271,45 @@ fn add_edge(from: usize, to: usize, held_at: Site, site: Site) -> Option<String>
 }
 
 /// This thread now holds `node`, taken at `site`.
+#[inline]
 pub(crate) fn acquired(node: &Node, site: Site) {
-    with_state(|state| {
-        state.held.push(Held {
-            node: core::ptr::from_ref(node),
-            site,
-        });
+    STATE.with(|state| {
+        let len = state.len.get();
+        if let Some(slot) = state.held.get(len) {
+            slot.set(Held {
+                node: core::ptr::from_ref(node),
+                id: node.id(),
+                site: core::ptr::from_ref(site),
+            });
+        }
+        state.len.set(len + 1);
     });
 }
 
 /// This thread released (one hold of) `node`.
+#[inline]
 pub(crate) fn released(node: &Node) {
-    with_state(|state| {
-        if let Some(at) = state.held.iter().rposition(|h| core::ptr::eq(h.node, node)) {
-            state.held.remove(at);
+    STATE.with(|state| {
+        let len = state.len.get();
+        // The usual case: the last lock taken is the first released.
+        if let Some(top) = len.checked_sub(1).and_then(|top| state.held.get(top)) {
+            if core::ptr::eq(top.get().node, node) {
+                state.len.set(len - 1);
+                return;
+            }
         }
+        let held = state.held();
+        // Usually the last one taken; an untracked (overflow) one if not found.
+        if let Some(at) = held.iter().rposition(|h| core::ptr::eq(h.get().node, node)) {
+            for i in at..held.len() - 1 {
+                held[i].set(held[i + 1].get());
+            }
+            if len > MAX_HELD {
+                // An untracked lock moves into the freed slot, unknown: leave it empty.
+                held[held.len() - 1].set(NO_HELD);
+            }
+        }
+        state.len.set(len.saturating_sub(1));
     });
 }
 
@@ -241,6 +322,7 @@ pub(crate) struct HeldToken {
 
 impl HeldToken {
     /// Records that this thread holds `node` (taken at `site`).
+    #[inline]
     pub(crate) fn new(node: &Node, site: Site) -> HeldToken {
         acquired(node, site);
         HeldToken {
@@ -263,6 +345,7 @@ impl HeldToken {
 }
 
 impl Drop for HeldToken {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the guard holding this token keeps its lock alive.
         released(unsafe { &*self.node });
