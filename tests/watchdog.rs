@@ -1048,7 +1048,6 @@ fn stop_from_a_callback_on_the_monitor_thread() {
 /// monitor waits for the check lock that check holds: `stop` joins the
 /// monitor, which waits for the check, which waits for `stop`.
 #[test]
-#[ignore = "bug: stop() from a check_now callback deadlocks when the monitor waits for the check lock"]
 fn stop_from_a_check_now_callback_while_the_monitor_waits_to_check() {
     let clock = ManualClock::new();
     let slot = Slot::default();

@@ -337,8 +337,9 @@ impl Watchdog {
     /// Stops the monitor thread and waits for it to exit; returns promptly (it
     /// does not wait for the interval to end, only for a check in progress).
     /// Idempotent. Heartbeats stay valid, and [`check_now`](Watchdog::check_now)
-    /// still works. Called from a callback (on the monitor thread itself), it
-    /// stops the monitor after that check without waiting for it.
+    /// still works. Called from a callback (of the monitor's check or of a
+    /// `check_now`), it stops the monitor after its current check without
+    /// waiting for it to exit.
     ///
     /// ```
     /// let watchdog = threadkit::Watchdog::builder().spawn()?;
@@ -351,8 +352,11 @@ impl Watchdog {
         self.shared.stop.set();
         let monitor = self.monitor.lock().take();
         if let Some(monitor) = monitor {
-            // The monitor itself (a callback calling `stop`) cannot join itself.
-            if monitor.thread().id() != current_thread().id() {
+            // A callback cannot wait for the monitor: the monitor itself cannot
+            // join itself, and a `check_now` callback holds the check lock the
+            // monitor may be waiting for. It exits after its check regardless.
+            let in_callback = self.shared.checking.is_owned_by_current_thread();
+            if !in_callback && monitor.thread().id() != current_thread().id() {
                 // It catches every panic of a check, so it never returns one.
                 let _ = monitor.join();
             }
