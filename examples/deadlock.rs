@@ -1,4 +1,4 @@
-//! The seeds' deadlock, and threadkit's answers to it.
+//! The seeds' deadlock, and threadkit's three answers to it.
 //!
 //! The Flask + SQLAlchemy guide's example: thread 1 takes `lock1` then `lock2`,
 //! thread 2 takes `lock2` then `lock1`; if each gets its first lock before the
@@ -7,22 +7,32 @@
 //!
 //! 1. **Detection** (cargo feature `deadlock-detection`): the threads really
 //!    deadlock, and a `Watchdog` reports which threads wait for which locks.
-//! 2. **The fix**: one global lock order, everywhere.
+//! 2. **Lock-order checking** (cargo feature `lock-order`): the two orders
+//!    are tried one after the other, so nothing deadlocks, and still the
+//!    second order panics before it blocks, naming both call sites.
+//! 3. **`lock_all`**: take both locks at once, in whatever order; it never
+//!    deadlocks, whatever order the other thread uses.
+//! 4. **The guide's fix**: one global lock order, everywhere.
 //!
 //! Run with
 //! `cargo run --release --features deadlock-detection --example deadlock`
-//! (without the feature, part 1 says how to enable it and is skipped).
+//! and `cargo run --release --features lock-order --example deadlock`
+//! (each part needing a feature says how to enable it when it is off). With
+//! both features on, part 1 is skipped: the checker stops the inversion
+//! before a deadlock can form.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use threadkit::Lock;
+use threadkit::{Lock, lock_all};
 
 fn main() {
     let lock1 = Arc::new(Lock::new("accounts"));
     let lock2 = Arc::new(Lock::new("ledger"));
     detection(&lock1, &lock2);
+    lock_order();
+    all_at_once();
     consistent_order();
 }
 
@@ -94,13 +104,92 @@ fn detection(lock1: &Arc<Lock<&'static str>>, lock2: &Arc<Lock<&'static str>>) {
 
 #[cfg(not(all(feature = "deadlock-detection", not(feature = "lock-order"))))]
 fn detection(_: &Arc<Lock<&'static str>>, _: &Arc<Lock<&'static str>>) {
-    println!("1. Detection: skipped; run with `--features deadlock-detection` to watch the");
-    println!("   deadlock happen and the Watchdog report it.\n");
+    if cfg!(feature = "lock-order") {
+        println!("1. Detection: skipped; with `lock-order` on, the inversion panics (part 2)");
+        println!("   before the threads can deadlock.\n");
+    } else {
+        println!("1. Detection: skipped; run with `--features deadlock-detection` to watch the");
+        println!("   deadlock happen and the Watchdog report it.\n");
+    }
 }
 
-/// 2. The guide's fix: every thread takes `lock1` before `lock2`.
+/// 2. Both orders, one after the other: no deadlock in this run, yet the
+///    second order is reported the first time it is tried.
+#[cfg(feature = "lock-order")]
+fn lock_order() {
+    println!("2. Lock-order checking: the two orders, tried one after the other");
+    let (lock1, lock2) = (Arc::new(Lock::new(0)), Arc::new(Lock::new(0)));
+    let (a1, a2) = (Arc::clone(&lock1), Arc::clone(&lock2));
+    thread::spawn(move || {
+        let _first = a1.lock();
+        let _second = a2.lock(); // records lock1 -> lock2
+    })
+    .join()
+    .expect("the first order is fine");
+    println!("   thread-1 took lock1 then lock2, and finished");
+    let (b1, b2) = (Arc::clone(&lock1), Arc::clone(&lock2));
+    // The panic is the point here: keep the default hook from printing it too.
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let inverted = thread::spawn(move || {
+        let _second = b2.lock();
+        let _first = b1.lock(); // lock2 -> lock1: panics before blocking
+    })
+    .join();
+    std::panic::set_hook(quiet);
+    let payload = inverted.expect_err("the inversion is caught");
+    let message = payload
+        .downcast_ref::<String>()
+        .map_or("<no message>", String::as_str);
+    println!("   thread-2 took lock2, then asked for lock1 → panicked:");
+    println!("     {message}");
+    println!("   Nothing deadlocked in this run; a test suite run with the feature catches it.\n");
+}
+
+#[cfg(not(feature = "lock-order"))]
+fn lock_order() {
+    println!("2. Lock-order checking: skipped; run with `--features lock-order` to see the");
+    println!("   inverted order reported in a run that does not deadlock.\n");
+}
+
+/// 3. `lock_all`: each thread names both locks, in its own order.
+fn all_at_once() {
+    println!("3. lock_all: both locks at once, in opposite orders on two threads");
+    let (lock1, lock2) = (Lock::new(0u64), Lock::new(0u64));
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..10_000 {
+                let (mut from, mut to) = lock_all((&lock1, &lock2));
+                *from += 1;
+                *to += 1;
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..10_000 {
+                // The opposite order, and plain locks: still no deadlock.
+                let mut to = lock2.lock();
+                if let Some(mut from) = lock1.try_lock() {
+                    *from += 1;
+                    *to += 1;
+                    continue;
+                }
+                drop(to);
+                let (mut to, mut from) = lock_all((&lock2, &lock1));
+                *from += 1;
+                *to += 1;
+            }
+        });
+    });
+    println!(
+        "   → lock_all((&lock1, &lock2)) against lock_all((&lock2, &lock1)): balances {} and {}, no deadlock\n",
+        lock1.into_inner(),
+        lock2.into_inner()
+    );
+}
+
+/// 4. The guide's fix: every thread takes `lock1` before `lock2`.
 fn consistent_order() {
-    println!("2. The fix: one lock order everywhere (lock1, then lock2)");
+    println!("4. The guide's fix: one lock order everywhere (lock1, then lock2)");
     let (lock1, lock2) = (Lock::new(0u64), Lock::new(0u64));
     let transfers = AtomicUsize::new(0);
     thread::scope(|s| {

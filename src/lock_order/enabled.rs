@@ -249,19 +249,27 @@ fn add_edge(from: usize, to: usize, held_at: Site, site: Site) -> Option<String>
         }
         if let Some(path) = graph.path(to, from) {
             let mut message = format!(
-                "threadkit lock-order violation: acquiring a lock at {site} while holding a lock \
-                 acquired at {held_at} inverts the order set earlier"
+                "threadkit lock-order violation: acquiring a lock at {site} while holding the \
+                 lock acquired at {held_at} inverts the order "
             );
-            for (_, _, earlier) in &path {
+            if let [(_, _, earlier)] = path[..] {
                 let _ = write!(
                     message,
-                    "; at {earlier} the first lock was held while the second was acquired"
+                    "set at {earlier}, where the lock held here was acquired while holding \
+                     the one asked for now"
+                );
+            } else {
+                let sites: Vec<String> = path.iter().map(|(_, _, at)| at.to_string()).collect();
+                let _ = write!(
+                    message,
+                    "set by a chain of acquisitions, each made while holding the previous \
+                     lock, from the lock asked for now back to the lock held here: {} (a \
+                     cycle of {} locks)",
+                    sites.join(", then "),
+                    path.len() + 1
                 );
             }
-            if path.len() > 1 {
-                let _ = write!(message, " (a cycle of {} locks)", path.len() + 1);
-            }
-            message.push_str(": threads taking these locks in these orders can deadlock");
+            message.push_str("; threads taking these locks in these orders can deadlock");
             return Some(message);
         }
         graph.after.entry(from).or_default().insert(to, site);
