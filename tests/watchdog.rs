@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::mem::ManuallyDrop;
 use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
@@ -164,6 +163,34 @@ fn returns_promptly<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send 
             Err(payload) => resume_unwind(payload),
         },
         Err(RecvTimeoutError::Timeout) => panic!("{what} did not return within {:?}", LONG / 2),
+    }
+}
+
+/// Drops its value at the end of a passing test, and leaks it from a failing
+/// one: dropping a `Heartbeat` or a `Watchdog` waits for a check in progress,
+/// and in a failing test that check may be deadlocked (a hang, not a failure).
+struct LeakOnPanic<T>(Option<T>);
+
+impl<T> LeakOnPanic<T> {
+    fn new(value: T) -> LeakOnPanic<T> {
+        LeakOnPanic(Some(value))
+    }
+}
+
+impl<T> std::ops::Deref for LeakOnPanic<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl<T> Drop for LeakOnPanic<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            if thread::panicking() {
+                std::mem::forget(value);
+            }
+        }
     }
 }
 
@@ -646,12 +673,14 @@ fn a_callback_on_the_monitor_thread_may_call_back_into_the_watchdog() {
         )
     };
     slot.set(Arc::downgrade(&watchdog)).unwrap();
-    let _heartbeat = watchdog.register("svc", TIMEOUT);
+    let watchdog = LeakOnPanic::new(watchdog);
+    let _heartbeat = LeakOnPanic::new(watchdog.register("svc", TIMEOUT));
     clock.advance(secs(11));
     let (status, nested) = recv(&rx);
     assert_eq!(status, "svc");
     assert_eq!(nested.stalled, [status_of("svc", secs(11))]);
-    returns_promptly("stop", move || watchdog.stop());
+    let stopping = Arc::clone(&watchdog);
+    returns_promptly("stop", move || stopping.stop());
 }
 
 fn status_of(name: &str, since: Duration) -> ServiceStatus {
@@ -1034,7 +1063,8 @@ fn stop_from_a_callback_on_the_monitor_thread() {
         )
     };
     slot.set(Arc::downgrade(&watchdog)).unwrap();
-    let heartbeat = watchdog.register("svc", TIMEOUT);
+    let watchdog = LeakOnPanic::new(watchdog);
+    let heartbeat = LeakOnPanic::new(watchdog.register("svc", TIMEOUT));
     clock.advance(secs(11));
     assert_eq!(recv(&rx), "stopped, running: false");
     heartbeat.beat();
@@ -1045,8 +1075,9 @@ fn stop_from_a_callback_on_the_monitor_thread() {
 }
 
 /// `stop()` from a callback of a `check_now` on another thread, while the
-/// monitor waits for the check lock that check holds: `stop` joins the
-/// monitor, which waits for the check, which waits for `stop`.
+/// monitor waits for the check lock that check holds, returns: were it to
+/// join the monitor, the monitor would wait for the check, which would wait
+/// for `stop`.
 #[test]
 fn stop_from_a_check_now_callback_while_the_monitor_waits_to_check() {
     let clock = ManualClock::new();
@@ -1079,10 +1110,8 @@ fn stop_from_a_check_now_callback_while_the_monitor_waits_to_check() {
     };
     slot.set(Arc::downgrade(&watchdog)).unwrap();
     let heartbeat = watchdog.register("svc", TIMEOUT);
-    // If the check deadlocks, dropping these would wait for it too (a hang
-    // instead of a failure): the test leaks them.
-    let watchdog = ManuallyDrop::new(watchdog);
-    let heartbeat = ManuallyDrop::new(heartbeat);
+    let watchdog = LeakOnPanic::new(watchdog);
+    let heartbeat = LeakOnPanic::new(heartbeat);
     for _round in 0..10 {
         clock.advance(secs(11));
         let checking = Arc::clone(&watchdog);
