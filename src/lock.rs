@@ -324,7 +324,7 @@ impl<T: ?Sized> Lock<T> {
     #[inline(always)]
     #[cfg_attr(feature = "lock-order", track_caller)]
     fn before_blocking(&self) {
-        lock_order::before_blocking(&self.order, core::panic::Location::caller(), &[]);
+        lock_order::before_blocking(&self.order, core::panic::Location::caller());
     }
 
     /// The lock's node in the lock-order graph (zero-sized without the feature).

@@ -266,7 +266,7 @@ impl<T: ?Sized> RLock<T> {
     #[cfg_attr(feature = "lock-order", track_caller)]
     fn before_blocking(&self) {
         if lock_order::ENABLED && !self.inner.is_owned_by_current_thread() {
-            lock_order::before_blocking(&self.order, core::panic::Location::caller(), &[]);
+            lock_order::before_blocking(&self.order, core::panic::Location::caller());
         }
     }
 }

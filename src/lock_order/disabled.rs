@@ -17,7 +17,7 @@ impl Node {
 
 /// Nothing to check.
 #[inline(always)]
-pub(crate) fn before_blocking(_: &Node, _: &'static Location<'static>, _: &[*const Node]) {}
+pub(crate) fn before_blocking(_: &Node, _: &'static Location<'static>) {}
 
 /// Nothing recorded.
 #[derive(Debug)]

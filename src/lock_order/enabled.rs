@@ -180,10 +180,10 @@ impl ThreadState {
 }
 
 /// Before a blocking or timed acquisition of `node` at `site`: records the
-/// edges from every held lock (but `except`s, and `node` itself), and panics if
-/// one would close a cycle.
+/// edges from every held lock (but `node` itself), and panics if one would
+/// close a cycle.
 #[inline]
-pub(crate) fn before_blocking(node: &Node, site: Site, except: &[*const Node]) {
+pub(crate) fn before_blocking(node: &Node, site: Site) {
     // A thread-local with no destructor stays reachable while the thread exits.
     STATE.with(|state| {
         if state.len.get() == 0 {
@@ -193,9 +193,9 @@ pub(crate) fn before_blocking(node: &Node, site: Site, except: &[*const Node]) {
         let to = node.id();
         for held in state.held() {
             let held = held.get();
-            if let Some(from) = edge_from(held, node, except) {
+            if let Some(from) = edge_from(held, node) {
                 if state.known_slot(from, to).get() != (from, to) {
-                    return check_edges(state, node, site, except);
+                    return check_edges(state, node, site);
                 }
             }
         }
@@ -203,11 +203,10 @@ pub(crate) fn before_blocking(node: &Node, site: Site, except: &[*const Node]) {
 }
 
 /// The id of `held`'s lock, the source of an edge to `node`; `None` for an
-/// empty slot, `node` itself, or an `except`.
+/// empty slot or `node` itself.
 #[inline]
-fn edge_from(held: Held, node: &Node, except: &[*const Node]) -> Option<usize> {
-    let skip = held.node.is_null() || core::ptr::eq(held.node, node);
-    if skip || except.contains(&held.node) {
+fn edge_from(held: Held, node: &Node) -> Option<usize> {
+    if held.node.is_null() || core::ptr::eq(held.node, node) {
         return None;
     }
     Some(held.id)
@@ -217,11 +216,11 @@ fn edge_from(held: Held, node: &Node, except: &[*const Node]) -> Option<usize> {
 /// panics if one would close a cycle.
 #[cold]
 #[inline(never)]
-fn check_edges(state: &ThreadState, node: &Node, site: Site, except: &[*const Node]) {
+fn check_edges(state: &ThreadState, node: &Node, site: Site) {
     let to = node.id();
     for held in state.held() {
         let held = held.get();
-        let Some(from) = edge_from(held, node, except) else {
+        let Some(from) = edge_from(held, node) else {
             continue;
         };
         let slot = state.known_slot(from, to);
@@ -348,7 +347,7 @@ impl HeldToken {
     /// the edges from the other held locks to it.
     pub(crate) fn check_again(&self, site: Site) {
         // SAFETY: the guard holding this token keeps its lock alive.
-        before_blocking(unsafe { &*self.node }, site, &[]);
+        before_blocking(unsafe { &*self.node }, site);
     }
 }
 

@@ -409,6 +409,12 @@ impl WatchdogBuilder {
     /// status. Runs on the monitor thread; a panic in it is reported to
     /// `on_panic` and the monitor goes on. Default: `log::warn!`.
     ///
+    /// Keep callbacks short. A callback runs under the check lock, which
+    /// dropping a [`Heartbeat`] waits for (so that no report names a service
+    /// after its drop returned): a callback must not wait for a thread that is
+    /// dropping a heartbeat. To restart a stalled service, send it (or a
+    /// supervisor) a message from the callback, and join the old thread there.
+    ///
     /// ```
     /// let builder = threadkit::Watchdog::builder()
     ///     .on_stall(|status| eprintln!("{} silent for {:?}", status.name, status.since_last_beat));

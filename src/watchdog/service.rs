@@ -28,7 +28,9 @@ use crate::facade::{AtomicBool, CachePadded, Instant, Ordering};
 pub struct ServiceStatus {
     /// The name it was registered with.
     pub name: String,
-    /// Time since its last beat (or its registration), as of this snapshot.
+    /// Time since its last beat (or its registration), as of this snapshot,
+    /// measured at check granularity: a beat counts as made at the first check
+    /// (or snapshot) that sees it, so this can read up to one interval short.
     pub since_last_beat: Duration,
     /// The timeout it was registered with.
     pub timeout: Duration,
