@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use threadkit::{
     Barrier, BarrierWaitError, BoundedQueue, BoundedSemaphore, Condition, Event, Local, LocalStack,
-    Lock, ManualClock, RLock, Semaphore, Watchdog,
+    Lock, ManualClock, RLock, Semaphore, Watchdog, lock_all,
 };
 
 fn main() {
@@ -293,7 +293,28 @@ fn deadlock() {
     assert_eq!(transfers.into_inner(), 2000);
     step(
         "Lock::lock() in one order everywhere (lock1, then lock2)",
-        "2000 transfers, no deadlock\n",
+        "2000 transfers, no deadlock",
+    );
+    // Or name both locks at once, in any order: it never deadlocks.
+    let transfers = AtomicUsize::new(0);
+    thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..1000 {
+                let (_accounts, _ledger) = lock_all((&lock1, &lock2));
+                transfers.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..1000 {
+                let (_ledger, _accounts) = lock_all((&lock2, &lock1));
+                transfers.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+    });
+    assert_eq!(transfers.into_inner(), 2000);
+    step(
+        "lock_all((&lock1, &lock2)) against lock_all((&lock2, &lock1))",
+        "2000 transfers in opposite orders, no deadlock\n     (examples/deadlock.rs also shows detection and the lock-order checker)\n",
     );
 }
 
