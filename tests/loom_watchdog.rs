@@ -194,6 +194,53 @@ fn racing_checks_report_a_stall_once() {
     });
 }
 
+/// Two checks racing a beat: the stall is reported once at most, and a
+/// recovery only after a reported stall (each check that takes the beat may
+/// find the service recovered; only one reports it).
+#[test]
+fn racing_checks_and_a_beat_report_each_change_once() {
+    model(|| {
+        let clock = ManualClock::new();
+        let (stalls, recoveries) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let watchdog = {
+            let (stalls, recoveries) = (Arc::clone(&stalls), Arc::clone(&recoveries));
+            Arc::new(
+                Watchdog::builder()
+                    .clock(clock.clone())
+                    .on_stall(move |_| {
+                        stalls.fetch_add(1, SeqCst);
+                    })
+                    .on_recover(move |_| {
+                        recoveries.fetch_add(1, SeqCst);
+                    })
+                    .manual(),
+            )
+        };
+        let heartbeat = watchdog.register("svc", TIMEOUT);
+        clock.advance(LATE);
+        let other = {
+            let watchdog = Arc::clone(&watchdog);
+            thread::spawn(move || watchdog.check_now())
+        };
+        let beater = thread::spawn(move || {
+            heartbeat.beat();
+            heartbeat
+        });
+        let mine = watchdog.check_now();
+        let theirs = other.join().unwrap();
+        let heartbeat = beater.join().unwrap();
+        let (stalls, recoveries) = (stalls.load(SeqCst), recoveries.load(SeqCst));
+        assert!(stalls <= 1, "a stall reported {stalls} times");
+        assert!(
+            recoveries <= stalls,
+            "{recoveries} recoveries after {stalls} stalls"
+        );
+        let reported = mine.stalled.len().max(theirs.stalled.len());
+        assert_eq!(stalls, reported, "on_stall and the reports disagree");
+        drop(heartbeat);
+    });
+}
+
 /// Unregistering racing a check: no stall is reported once the `Heartbeat`'s
 /// drop has returned (the callback never sees the flag set after it), and a
 /// check that starts after the drop returned finds no service at all.
