@@ -8,6 +8,7 @@
 use core::fmt;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
+use core::panic::Location;
 use core::time::Duration;
 
 use crate::facade::{self, Instant, RawMutex, StdArc, const_fn};
@@ -145,8 +146,7 @@ impl<T: ?Sized> Lock<T> {
     #[doc(alias = "acquire")]
     #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn lock(&self) -> LockGuard<'_, T> {
-        self.before_blocking();
-        LockGuard::new(self, self.inner.lock())
+        self.lock_at(Location::caller())
     }
 
     /// Acquires the lock if it is free right now, without blocking.
@@ -165,8 +165,7 @@ impl<T: ?Sized> Lock<T> {
     #[doc(alias = "acquire")]
     #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock(&self) -> Option<LockGuard<'_, T>> {
-        // Adds no lock-order edge: it cannot block.
-        Some(LockGuard::new(self, self.inner.try_lock()?))
+        self.try_lock_at(Location::caller())
     }
 
     /// Acquires the lock, blocking for at most `timeout` (Python's
@@ -188,8 +187,13 @@ impl<T: ?Sized> Lock<T> {
     #[doc(alias = "acquire")]
     #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<LockGuard<'_, T>> {
-        self.before_blocking();
-        Some(LockGuard::new(self, self.inner.try_lock_for(timeout)?))
+        let site = Location::caller();
+        lock_order::before_blocking(&self.order, site);
+        Some(LockGuard::new(
+            self,
+            self.inner.try_lock_for(timeout)?,
+            site,
+        ))
     }
 
     /// Acquires the lock, blocking until `deadline` at the latest. A deadline in
@@ -207,8 +211,7 @@ impl<T: ?Sized> Lock<T> {
     #[must_use = "if unused the Lock will immediately unlock"]
     #[cfg_attr(feature = "lock-order", track_caller)]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<LockGuard<'_, T>> {
-        self.before_blocking();
-        Some(LockGuard::new(self, self.inner.try_lock_until(deadline)?))
+        self.try_lock_until_at(deadline, Location::caller())
     }
 
     /// Whether some thread holds the lock right now (a snapshot, for diagnostics
@@ -324,7 +327,37 @@ impl<T: ?Sized> Lock<T> {
     #[inline(always)]
     #[cfg_attr(feature = "lock-order", track_caller)]
     fn before_blocking(&self) {
-        lock_order::before_blocking(&self.order, core::panic::Location::caller());
+        lock_order::before_blocking(&self.order, Location::caller());
+    }
+
+    /// [`lock`](Lock::lock), with the call site the lock-order checker names
+    /// given explicitly (`lock_all` passes its caller's).
+    #[inline]
+    pub(crate) fn lock_at(&self, site: &'static Location<'static>) -> LockGuard<'_, T> {
+        lock_order::before_blocking(&self.order, site);
+        LockGuard::new(self, self.inner.lock(), site)
+    }
+
+    /// [`try_lock`](Lock::try_lock) at an explicit call site. Adds no
+    /// lock-order edge: it cannot block.
+    #[inline]
+    pub(crate) fn try_lock_at(&self, site: &'static Location<'static>) -> Option<LockGuard<'_, T>> {
+        Some(LockGuard::new(self, self.inner.try_lock()?, site))
+    }
+
+    /// [`try_lock_until`](Lock::try_lock_until) at an explicit call site.
+    #[inline]
+    pub(crate) fn try_lock_until_at(
+        &self,
+        deadline: Instant,
+        site: &'static Location<'static>,
+    ) -> Option<LockGuard<'_, T>> {
+        lock_order::before_blocking(&self.order, site);
+        Some(LockGuard::new(
+            self,
+            self.inner.try_lock_until(deadline)?,
+            site,
+        ))
     }
 
     /// The lock's node in the lock-order graph (zero-sized without the feature).
@@ -335,11 +368,14 @@ impl<T: ?Sized> Lock<T> {
 
 impl<'a, T: ?Sized> LockGuard<'a, T> {
     #[inline(always)]
-    #[cfg_attr(feature = "lock-order", track_caller)]
-    fn new(lock: &'a Lock<T>, inner: lock_api::MutexGuard<'a, RawMutex, T>) -> Self {
+    fn new(
+        lock: &'a Lock<T>,
+        inner: lock_api::MutexGuard<'a, RawMutex, T>,
+        site: &'static Location<'static>,
+    ) -> Self {
         LockGuard {
             inner,
-            held: HeldToken::new(&lock.order, core::panic::Location::caller()),
+            held: HeldToken::new(&lock.order, site),
             _not_send: PhantomData,
         }
     }
@@ -349,7 +385,7 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     #[inline(always)]
     #[cfg_attr(feature = "lock-order", track_caller)]
     pub(crate) fn before_reacquiring(guard: &Self) {
-        guard.held.check_again(core::panic::Location::caller());
+        guard.held.check_again(Location::caller());
     }
 
     /// The held lock's raw mutex, for [`Condition`](crate::Condition): its
@@ -598,7 +634,7 @@ impl<T: ?Sized> ArcLockGuard<T> {
     fn adopt(lock: &StdArc<Lock<T>>, guard: lock_api::MutexGuard<'_, RawMutex, T>) -> Self {
         core::mem::forget(guard);
         ArcLockGuard {
-            _held: HeldToken::new(&lock.order, core::panic::Location::caller()),
+            _held: HeldToken::new(&lock.order, Location::caller()),
             lock: StdArc::clone(lock),
             _not_send: PhantomData,
         }

@@ -10,11 +10,15 @@
 //! while held", so the mixed `T`s of a tuple do not matter to it.
 
 use core::fmt;
+use core::panic::Location;
 use core::time::Duration;
 
 use crate::facade::{self, Instant};
 use crate::lock::{Lock, LockGuard};
 use crate::lock_order::{self, Node};
+
+/// A call site, for the lock-order checker's messages.
+type Site = &'static Location<'static>;
 
 /// A set of [`Lock`]s that [`lock_all`] can take together: a tuple of 2 to 6
 /// `&Lock<_>` (each with its own `T`), or an array `[&Lock<T>; N]` (any `N`,
@@ -248,10 +252,11 @@ trait Slot {
     fn id(&self) -> LockId;
     /// The lock's node in the lock-order graph (feature `lock-order`).
     fn order(&self) -> &Node;
-    /// Takes the lock, blocking until it is free or `deadline` passes.
-    fn lock(&mut self, deadline: Option<Instant>) -> bool;
+    /// Takes the lock, blocking until it is free or `deadline` passes (`site`:
+    /// `lock_all`'s caller, for the lock-order checker).
+    fn lock(&mut self, deadline: Option<Instant>, site: Site) -> bool;
     /// Takes the lock if it is free right now.
-    fn try_lock(&mut self) -> bool;
+    fn try_lock(&mut self, site: Site) -> bool;
     /// Releases the lock if this slot holds it.
     fn unlock(&mut self);
 }
@@ -289,18 +294,18 @@ impl<T: ?Sized> Slot for Held<'_, T> {
         self.lock.order_node()
     }
 
-    fn lock(&mut self, deadline: Option<Instant>) -> bool {
+    fn lock(&mut self, deadline: Option<Instant>, site: Site) -> bool {
         debug_assert!(self.guard.is_none(), "lock_all took a lock twice");
         self.guard = match deadline {
-            None => Some(self.lock.lock()),
-            Some(deadline) => self.lock.try_lock_until(deadline),
+            None => Some(self.lock.lock_at(site)),
+            Some(deadline) => self.lock.try_lock_until_at(deadline, site),
         };
         self.guard.is_some()
     }
 
-    fn try_lock(&mut self) -> bool {
+    fn try_lock(&mut self, site: Site) -> bool {
         debug_assert!(self.guard.is_none(), "lock_all took a lock twice");
-        self.guard = self.lock.try_lock();
+        self.guard = self.lock.try_lock_at(site);
         self.guard.is_some()
     }
 
@@ -329,12 +334,10 @@ fn assert_distinct(slots: &[&mut dyn Slot]) {
 /// The lock-order check (feature `lock-order`) of a `lock_all`: edges from the
 /// locks this thread already holds to each lock of the set. None among them:
 /// `take_all` blocks only while holding none of the set, and tries the rest.
-#[track_caller]
-fn check_order(slots: &[&mut dyn Slot]) {
+fn check_order(slots: &[&mut dyn Slot], site: Site) {
     if !lock_order::ENABLED {
         return; // (spares the dynamic calls)
     }
-    let site = core::panic::Location::caller();
     for slot in slots {
         lock_order::before_blocking(slot.order(), site);
     }
@@ -352,19 +355,20 @@ fn check_order(slots: &[&mut dyn Slot]) {
 #[track_caller]
 fn take_all(slots: &mut [&mut dyn Slot], deadline: Option<Instant>) -> bool {
     assert_distinct(slots);
-    check_order(slots);
+    let site = Location::caller();
+    check_order(slots, site);
     let n = slots.len();
     if n == 0 {
         return true;
     }
     let mut first = 0;
     loop {
-        if !slots[first].lock(deadline) {
+        if !slots[first].lock(deadline, site) {
             return false; // timed out; nothing is held
         }
         let failed = (1..n)
             .map(|k| (first + k) % n)
-            .find(|&i| !slots[i].try_lock());
+            .find(|&i| !slots[i].try_lock(site));
         let Some(failed) = failed else {
             return true;
         };

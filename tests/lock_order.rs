@@ -204,3 +204,18 @@ fn lock_all_records_edges_from_the_locks_already_held() {
         "lock_all's call site missing: {message}"
     );
 }
+
+#[test]
+fn a_lock_taken_by_lock_all_is_named_by_the_lock_all_call_site() {
+    let (a, b, c) = (Lock::new(()), Lock::new(()), Lock::new(()));
+    drop((c.lock(), a.lock())); // c -> a
+    let taken_at = format!("{}:{}:", file!(), line!() + 2);
+    let message = violation(|| {
+        let _both = threadkit::lock_all((&a, &b));
+        let _c = c.lock(); // a -> c inverts c -> a
+    });
+    assert!(
+        message.contains(&format!("holding the lock acquired at {taken_at}")),
+        "{message}"
+    );
+}

@@ -38,9 +38,11 @@ pub struct DeadlockedThread {
     pub name: Option<String>,
     /// The thread's std id.
     pub id: ThreadId,
-    /// The address of the lock it is blocked on.
+    /// The lock it is blocked on, by the address of the lock's internal
+    /// mutex: a `Lock`'s own address (without the `lock-order` feature), an
+    /// address inside an `RLock`. It identifies the lock within a report.
     pub waiting_for: Option<usize>,
-    /// The addresses of the locks it holds.
+    /// The locks it holds, by the same addresses as `waiting_for`.
     pub holding: Vec<usize>,
     /// Where it is blocked: its backtrace, captured when the deadlock was found.
     pub backtrace: String,

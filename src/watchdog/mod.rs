@@ -41,8 +41,9 @@ type DeadlockCallback = Box<dyn Fn(&crate::DeadlockReport) + Send + Sync>;
 ///
 /// A beat does not read the clock: it counts as happening at the first check
 /// that sees it, so time since the last beat is measured at the granularity of
-/// the check interval, and a stall is reported between `timeout` and
-/// `timeout + interval` after the last beat.
+/// the check interval: a stall is reported more than `timeout` and less than
+/// `timeout + 2 × interval` after the last beat (the beat counts up to one
+/// interval late, and the stall is seen up to one interval late).
 ///
 /// Build one with [`Watchdog::builder`]. Reports go to the callbacks set there,
 /// or to the [`log`](https://docs.rs/log) crate (`warn` for a stall or a
@@ -377,7 +378,8 @@ impl Watchdog {
 
 impl WatchdogBuilder {
     /// How often the monitor checks (default: one second). A stall is reported
-    /// between `timeout` and `timeout + interval` after the last beat.
+    /// more than `timeout` and less than `timeout + 2 × interval` after the
+    /// last beat (a beat counts at the first check that sees it).
     ///
     /// # Panics
     /// If `interval` is zero (the monitor would spin).
