@@ -10,38 +10,15 @@
 //! the other with a barging unlock, and each contended unlock is explored both ways.
 #![cfg(loom)]
 
+mod loom_common;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
+use loom_common::{NamePhaseOnPanic, model};
 use std::time::Duration;
 use threadkit::loom_hooks::{self, LotPhase};
 use threadkit::{Condition, Lock, LockGuard, RLock};
-
-/// Runs `f` as a loom model once per [`LotPhase`]: first with every lock's
-/// first contended unlock a fair hand-off, then with it a barging unlock (later
-/// ones alternate). A failure names the phase.
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let f = std::sync::Arc::new(f);
-    for phase in LotPhase::BOTH {
-        let f = std::sync::Arc::clone(&f);
-        let _name = NamePhaseOnPanic(phase);
-        loom_hooks::with_lot_phase(phase, || loom::model(move || f()));
-    }
-}
-
-/// Says which phase failed when a model panics.
-struct NamePhaseOnPanic(LotPhase);
-
-impl Drop for NamePhaseOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("(the failing model ran in the {:?} phase)", self.0);
-        }
-    }
-}
 
 /// Waits (yielding to loom) until `n` threads are parked on locks.
 fn until_parked_on_locks(n: usize) {

@@ -14,36 +14,14 @@
 //! unlock is explored both as a fair hand-off and as a barging unlock.
 #![cfg(loom)]
 
+mod loom_common;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use loom::thread;
+use loom_common::model;
 use std::time::Duration;
-use threadkit::loom_hooks::{self, LotPhase};
 use threadkit::{Lock, LockGuard, lock_all, lock_all_for};
-
-/// Runs `f` as a loom model once per [`LotPhase`]; a failure names the phase.
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let f = std::sync::Arc::new(f);
-    for phase in LotPhase::BOTH {
-        let f = std::sync::Arc::clone(&f);
-        let _name = NamePhaseOnPanic(phase);
-        loom_hooks::with_lot_phase(phase, || loom::model(move || f()));
-    }
-}
-
-/// Says which phase failed when a model panics.
-struct NamePhaseOnPanic(LotPhase);
-
-impl Drop for NamePhaseOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("(the failing model ran in the {:?} phase)", self.0);
-        }
-    }
-}
 
 /// A counter behind a lock, and a witness of the threads inside its critical section.
 type Counted = (Lock<usize>, AtomicUsize);

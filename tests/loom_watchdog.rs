@@ -15,11 +15,13 @@
 //! as a barging unlock.
 #![cfg(loom)]
 
+mod loom_common;
+
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
+use loom_common::model;
 use std::time::Duration;
-use threadkit::loom_hooks::{self, LotPhase};
 use threadkit::{Heartbeat, ManualClock, Watchdog};
 
 /// The services' timeout.
@@ -27,30 +29,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How far the clock is moved before the threads start: past the timeout.
 const LATE: Duration = Duration::from_secs(11);
-
-/// Runs `f` as a loom model once per [`LotPhase`]; a failure names the phase.
-fn model<F>(f: F)
-where
-    F: Fn() + Sync + Send + 'static,
-{
-    let f = std::sync::Arc::new(f);
-    for phase in LotPhase::BOTH {
-        let f = std::sync::Arc::clone(&f);
-        let _name = NamePhaseOnPanic(phase);
-        loom_hooks::with_lot_phase(phase, || loom::model(move || f()));
-    }
-}
-
-/// Says which phase failed when a model panics.
-struct NamePhaseOnPanic(LotPhase);
-
-impl Drop for NamePhaseOnPanic {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("(the failing model ran in the {:?} phase)", self.0);
-        }
-    }
-}
 
 /// A manual watchdog on `clock` whose `on_stall` counts its calls in `stalls`,
 /// and counts in `late` the calls made once `dropped` is set (a report after
