@@ -12,7 +12,9 @@
 //! 2. **waiting policy**: poll the ring, first briefly (about 0.4 µs of
 //!    growing pauses: the other side is usually running and answers within a
 //!    few hundred nanoseconds), then for up to 10 µs where that pays (the
-//!    `SpinPolicy` of the lock family); never on one CPU;
+//!    `SpinPolicy` of the lock family), never on one CPU; on one CPU instead,
+//!    yield it once and look again: the other side runs on and fills or
+//!    drains several slots, so a waiter parks once per batch, not per item;
 //! 3. **register**: under the getters' (or putters') queue lock, queue a waiter
 //!    and raise the ring's flag for that side;
 //! 4. **re-check**: the flag's RMW tells whether a put (get) slipped in first;
@@ -297,6 +299,7 @@ impl<T> BoundedQueue<T> {
             }
             if facade::poll_shortly(|| self.ring.put_ready())
                 || self.put_spin.spin(deadline, || self.ring.put_ready())
+                || facade::yield_once(|| self.ring.put_ready())
             {
                 continue;
             }
@@ -406,6 +409,7 @@ impl<T> BoundedQueue<T> {
             }
             if facade::poll_shortly(|| self.ring.get_ready())
                 || self.get_spin.spin(deadline, || self.ring.get_ready())
+                || facade::yield_once(|| self.ring.get_ready())
             {
                 continue;
             }

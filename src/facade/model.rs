@@ -359,6 +359,11 @@ pub(crate) fn poll_shortly(_ready: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// No yielding under loom: the model explores every interleaving anyway.
+pub(crate) fn yield_once(_ready: impl FnMut() -> bool) -> bool {
+    false
+}
+
 /// Under loom nothing polls, so nothing depends on the CPU count.
 pub(crate) fn parallelism() -> usize {
     usize::MAX
