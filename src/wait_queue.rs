@@ -6,8 +6,8 @@
 //! 1. under the state lock, check the condition; if it does not hold, [`push`]
 //!    a waiter (with whatever per-waiter data `D` the primitive needs);
 //! 2. release the state lock and [`Waiter::wait`]: poll for the token briefly
-//!    (as the queue's [`SpinPolicy`] allows; never with [`Spin::Never`]), then
-//!    park until it comes;
+//!    (as the queue's [`SpinPolicy`] allows; never with [`Spin::Never`]; on one
+//!    CPU, yield it once instead, so the waker can run), then park until it comes;
 //! 3. a waker, holding the state lock, pops waiters from the front and stores a
 //!    non-zero *token* in each (the token says why: "notified", "broken", ...),
 //!    then unparks them after releasing the lock ([`Wakeups`]);
@@ -108,7 +108,8 @@ impl Waiter {
     ) -> Woken {
         let became_ready = match spin {
             Spin::Adaptive(policy) => {
-                policy.spin(deadline, || self.token.load(Ordering::Relaxed) != 0)
+                let woken = || self.token.load(Ordering::Relaxed) != 0;
+                policy.spin(deadline, woken) || crate::facade::yield_once(woken)
             }
             Spin::Never => false,
         };
