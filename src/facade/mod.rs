@@ -179,9 +179,9 @@ pub(crate) fn deadline_after(timeout: core::time::Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
+// Named threads (the `Watchdog`'s monitor and monitored threads): std's, or
+// loom's under loom, so a model can run them.
 #[cfg(loom)]
 pub(crate) use loom::thread::{Builder as ThreadBuilder, JoinHandle, current as current_thread};
-/// Named threads (the `Watchdog`'s monitor and monitored threads): std's, or
-/// loom's under loom, so a model can run them.
 #[cfg(not(loom))]
 pub(crate) use std::thread::{Builder as ThreadBuilder, JoinHandle, current as current_thread};

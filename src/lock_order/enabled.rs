@@ -97,7 +97,7 @@ impl Graph {
     }
 
     /// A path `from -> ... -> to`, as its edges' sites, if there is one.
-    fn path(&self, from: usize, to: usize) -> Option<Vec<(usize, usize, Site)>> {
+    fn path(&self, from: usize, to: usize) -> Option<Vec<Site>> {
         let mut came_by: HashMap<usize, (usize, Site)> = HashMap::new();
         let mut stack = vec![from];
         while let Some(node) = stack.pop() {
@@ -111,7 +111,7 @@ impl Graph {
                     let mut at = to;
                     while at != from {
                         let (prev, site) = came_by[&at];
-                        path.push((prev, at, site));
+                        path.push(site);
                         at = prev;
                     }
                     path.reverse();
@@ -251,14 +251,14 @@ fn add_edge(from: usize, to: usize, held_at: Site, site: Site) -> Option<String>
                 "threadkit lock-order violation: acquiring a lock at {site} while holding the \
                  lock acquired at {held_at} inverts the order "
             );
-            if let [(_, _, earlier)] = path[..] {
+            if let [earlier] = path[..] {
                 let _ = write!(
                     message,
                     "set at {earlier}, where the lock held here was acquired while holding \
                      the one asked for now"
                 );
             } else {
-                let sites: Vec<String> = path.iter().map(|(_, _, at)| at.to_string()).collect();
+                let sites: Vec<String> = path.iter().map(ToString::to_string).collect();
                 let _ = write!(
                     message,
                     "set by a chain of acquisitions, each made while holding the previous \
