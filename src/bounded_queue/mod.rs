@@ -12,9 +12,11 @@
 //! 2. **waiting policy**: poll the ring, first briefly (about 0.4 µs of
 //!    growing pauses: the other side is usually running and answers within a
 //!    few hundred nanoseconds), then for up to 10 µs where that pays (the
-//!    `SpinPolicy` of the lock family), never on one CPU; on one CPU instead,
-//!    yield it once and look again: the other side runs on and fills or
-//!    drains several slots, so a waiter parks once per batch, not per item;
+//!    `SpinPolicy` of the lock family), never on one CPU; then yield the CPU
+//!    once and look again (always on one CPU; with more CPUs while yields
+//!    have been short and found the ring ready, the `YieldPolicy`): when the
+//!    other side shares this CPU it runs on and fills or drains several slots,
+//!    so a waiter parks once per batch, not per item;
 //! 3. **register**: under the getters' (or putters') queue lock, queue a waiter
 //!    and raise the ring's flag for that side;
 //! 4. **re-check**: the flag's RMW tells whether a put (get) slipped in first;
@@ -47,7 +49,9 @@ use core::iter::FusedIterator;
 use core::time::Duration;
 
 use self::ring::{MAX_CAPACITY, PopError, PushError, Ring};
-use crate::facade::{self, Arc, AtomicUsize, CachePadded, Instant, Mutex, Ordering, SpinPolicy};
+use crate::facade::{
+    self, Arc, AtomicUsize, CachePadded, Instant, Mutex, Ordering, SpinPolicy, YieldPolicy,
+};
 use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Waiter, Wakeups};
 
 /// A multi-producer multi-consumer FIFO queue of fixed capacity (Python's
@@ -109,6 +113,8 @@ pub struct BoundedQueue<T> {
     done: CachePadded<AtomicUsize>,
     get_spin: SpinPolicy,
     put_spin: SpinPolicy,
+    get_yield: YieldPolicy,
+    put_yield: YieldPolicy,
 }
 
 /// Which side of the queue a thread waits on.
@@ -151,6 +157,8 @@ impl<T> BoundedQueue<T> {
             done: CachePadded::new(AtomicUsize::new(0)),
             get_spin: SpinPolicy::new(),
             put_spin: SpinPolicy::new(),
+            get_yield: YieldPolicy::new(),
+            put_yield: YieldPolicy::new(),
         }
     }
 
@@ -299,7 +307,7 @@ impl<T> BoundedQueue<T> {
             }
             if facade::poll_shortly(|| self.ring.put_ready())
                 || self.put_spin.spin(deadline, || self.ring.put_ready())
-                || facade::yield_once(|| self.ring.put_ready())
+                || self.put_yield.yield_now(|| self.ring.put_ready())
             {
                 continue;
             }
@@ -409,7 +417,7 @@ impl<T> BoundedQueue<T> {
             }
             if facade::poll_shortly(|| self.ring.get_ready())
                 || self.get_spin.spin(deadline, || self.ring.get_ready())
-                || facade::yield_once(|| self.ring.get_ready())
+                || self.get_yield.yield_now(|| self.ring.get_ready())
             {
                 continue;
             }

@@ -360,6 +360,22 @@ pub(crate) fn poll_shortly(_ready: impl FnMut() -> bool) -> bool {
 }
 
 /// No yielding under loom: the model explores every interleaving anyway.
+#[derive(Debug)]
+pub(crate) struct YieldPolicy;
+
+impl YieldPolicy {
+    /// The policy (nothing to learn under loom).
+    pub(crate) const fn new() -> YieldPolicy {
+        YieldPolicy
+    }
+
+    /// Returns `false`: the caller parks.
+    pub(crate) fn yield_now(&self, _ready: impl FnMut() -> bool) -> bool {
+        false
+    }
+}
+
+/// No yielding under loom (see [`YieldPolicy`]).
 pub(crate) fn yield_once(_ready: impl FnMut() -> bool) -> bool {
     false
 }

@@ -147,7 +147,7 @@ impl Lot {
     }
 }
 
-pub(crate) use super::spin::{SpinPolicy, parallelism, poll_shortly, yield_once};
+pub(crate) use super::spin::{SpinPolicy, YieldPolicy, parallelism, poll_shortly, yield_once};
 
 /// Memory fences (`core`'s).
 pub(crate) use core::sync::atomic::fence;

@@ -29,6 +29,13 @@
 //!    longer than the polls between them): the machine is oversubscribed.
 //!
 //! A poll lasts at most [`SPIN_FOR`] (never past the caller's deadline).
+//!
+//! After a failed poll, a queue's waiter may yield its CPU once before it parks
+//! ([`YieldPolicy`]): that pays when the thread it waits for is runnable on
+//! the same CPU, which is always so on one CPU and often so when threads
+//! outnumber CPUs. With more than one CPU the same credit decides whether a
+//! queue side yields, a success being a short yield after which the waiter can
+//! go on.
 
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
@@ -51,6 +58,11 @@ const BRIEF_POLLS: u32 = 32;
 /// under a microsecond) means this thread lost its CPU while polling.
 const DESCHEDULED: Duration = Duration::from_micros(5);
 
+/// A yield that kept this thread off its CPU this long gave the CPU to a
+/// thread that ran a time slice (0.75 ms or more on Linux), not to one that
+/// did a short piece of work and blocked or yielded back (a few µs).
+const YIELD_SLICE: Duration = Duration::from_micros(50);
+
 /// Credit at which a queue stops growing its confidence: a run of three
 /// failures after a long run of successes stops the polling.
 const CREDIT_MAX: u32 = 6;
@@ -66,14 +78,15 @@ const PROBE_SHIFT_MAX: u32 = 10;
 /// Threads polling right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
 
-/// One wait queue's record of whether polling pays (see the module docs).
+/// A record of whether a waiting step (a poll, a yield) pays, kept per wait
+/// queue (see the module docs, rule 3).
 ///
 /// One word: the credit in bits 0-7, the probe interval's shift in bits 8-11,
-/// and above them a count of waits that skipped the poll since the last one
+/// and above them a count of waits that skipped the step since the last one
 /// (it may wrap: intervals are powers of two). Updated with relaxed atomics: it
 /// only steers a heuristic.
 #[derive(Debug)]
-pub(crate) struct SpinPolicy {
+struct Credit {
     state: AtomicU32,
 }
 
@@ -82,61 +95,30 @@ const SHIFT_AT: u32 = 8;
 const SHIFT_MASK: u32 = 0xf << SHIFT_AT;
 const SKIP_ONE: u32 = 1 << 12;
 
-/// Whether a wait polls, and why.
+/// Whether a wait takes the step, and why.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Decision {
-    /// Polling has been paying.
-    Poll,
+    /// The step has been paying.
+    Try,
     /// No credit, but this wait probes.
     Probe,
     /// No credit: park at once.
     Park,
 }
 
-impl SpinPolicy {
-    /// A policy that starts out polling.
-    pub(crate) const fn new() -> SpinPolicy {
-        SpinPolicy {
+impl Credit {
+    /// A record that starts out trusting the step.
+    const fn new() -> Credit {
+        Credit {
             state: AtomicU32::new(CREDIT_START | PROBE_SHIFT_MIN << SHIFT_AT),
         }
     }
 
-    /// Polls `ready` before the caller parks, if the rules in the module docs
-    /// allow; returns whether `ready()` became true.
-    #[inline]
-    pub(crate) fn spin(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-        if parallelism() == 1 {
-            return ready();
-        }
-        let decision = self.decide();
-        if decision == Decision::Park {
-            return ready();
-        }
-        if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
-            SPINNERS.fetch_sub(1, Ordering::Relaxed);
-            // Every other CPU has a poller: one of them is most likely the
-            // thread that will wake us, about to do so (two threads handing
-            // work back and forth overlap for a moment). A poll this brief
-            // costs less than the park it may save, and learns nothing.
-            return poll_briefly(&mut ready);
-        }
-        let outcome = poll(deadline, &mut ready);
-        SPINNERS.fetch_sub(1, Ordering::Relaxed);
-        let probed = decision == Decision::Probe;
-        match outcome {
-            Poll::Ready => self.learn(true, probed),
-            Poll::GaveUp | Poll::Descheduled => self.learn(false, probed),
-            // Not the queue's fault: the caller's deadline cut the poll short.
-            Poll::Deadline => {}
-        }
-        outcome == Poll::Ready || ready()
-    }
-
-    /// Whether to poll this time: with credit, or as a probe.
+    /// Whether to take the step this time: with credit, or as a probe.
     fn decide(&self) -> Decision {
         let state = self.state.load(Ordering::Relaxed);
         if state & CREDIT_MASK != 0 {
-            return Decision::Poll;
+            return Decision::Try;
         }
         let state = self.state.fetch_add(SKIP_ONE, Ordering::Relaxed);
         let every = 1 << ((state & SHIFT_MASK) >> SHIFT_AT);
@@ -147,7 +129,7 @@ impl SpinPolicy {
         }
     }
 
-    /// Records a poll's outcome: +1 credit for a success, -2 for a failure;
+    /// Records a step's outcome: +1 credit for a success, -2 for a failure;
     /// a probe's outcome also halves or doubles the probe interval.
     fn learn(&self, succeeded: bool, probed: bool) {
         let _ = self
@@ -169,6 +151,126 @@ impl SpinPolicy {
                 }
                 Some(credit | shift << SHIFT_AT) // the skip count starts again
             });
+    }
+}
+
+/// One wait queue's record of whether polling pays (see the module docs).
+#[derive(Debug)]
+pub(crate) struct SpinPolicy {
+    credit: Credit,
+}
+
+impl SpinPolicy {
+    /// A policy that starts out polling.
+    pub(crate) const fn new() -> SpinPolicy {
+        SpinPolicy {
+            credit: Credit::new(),
+        }
+    }
+
+    /// Polls `ready` before the caller parks, if the rules in the module docs
+    /// allow; returns whether `ready()` became true.
+    #[inline]
+    pub(crate) fn spin(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
+        if parallelism() == 1 {
+            return ready();
+        }
+        let decision = self.credit.decide();
+        if decision == Decision::Park {
+            return ready();
+        }
+        if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
+            SPINNERS.fetch_sub(1, Ordering::Relaxed);
+            // Every other CPU has a poller: one of them is most likely the
+            // thread that will wake us, about to do so (two threads handing
+            // work back and forth overlap for a moment). A poll this brief
+            // costs less than the park it may save, and learns nothing.
+            return poll_briefly(&mut ready);
+        }
+        let outcome = poll(deadline, &mut ready);
+        SPINNERS.fetch_sub(1, Ordering::Relaxed);
+        let probed = decision == Decision::Probe;
+        match outcome {
+            Poll::Ready => self.credit.learn(true, probed),
+            Poll::GaveUp | Poll::Descheduled => self.credit.learn(false, probed),
+            // Not the queue's fault: the caller's deadline cut the poll short.
+            Poll::Deadline => {}
+        }
+        outcome == Poll::Ready || ready()
+    }
+}
+
+/// One queue side's record of whether yielding the CPU before parking pays
+/// (see [`YieldPolicy::yield_now`]).
+#[derive(Debug)]
+pub(crate) struct YieldPolicy {
+    credit: Credit,
+    /// The thread that waited on this side last (0: none yet).
+    last_waiter: AtomicUsize,
+}
+
+impl YieldPolicy {
+    /// A policy that starts out yielding.
+    pub(crate) const fn new() -> YieldPolicy {
+        YieldPolicy {
+            credit: Credit::new(),
+            last_waiter: AtomicUsize::new(0),
+        }
+    }
+
+    /// The last step before a waiter parks: offers the CPU to another runnable
+    /// thread once (`sched_yield`), then checks `ready`.
+    ///
+    /// The thread this one waits for may be runnable on this very CPU, not
+    /// running: always so on one CPU, and with more threads than CPUs when the
+    /// scheduler keeps a producer and its consumer on one CPU. Then the yield
+    /// lets it run on, a queue fills (or drains) several slots, and its waiter
+    /// parks once per batch instead of once per item (SPSC at capacity 16: on
+    /// one CPU 1.31 → 0.18 µs per item; beside a busy thread per CPU 1.0 → 0.27
+    /// µs, where crossbeam, which yields before it parks too, takes 0.6).
+    ///
+    /// With more than one CPU a side yields only while yields pay, learned
+    /// with the credit of rule 3 of the module docs:
+    /// - A yield succeeds when it was short (under [`YIELD_SLICE`]) and
+    ///   `ready()` then holds. A long one gave the CPU to an unrelated busy
+    ///   thread for its time slice; after a short one that finds nothing, no
+    ///   other thread was runnable here, and the system call was wasted.
+    /// - A wait by another thread than the side's last waiter counts as a
+    ///   failure, and does not yield. With several threads on a side, the ones
+    ///   that park let the scheduler spread the rest over the CPUs, while
+    ///   yielding keeps them all runnable and piles them onto one (2 producers
+    ///   and 2 consumers beside busy threads: 0.15 µs per item parking, 0.4
+    ///   yielding).
+    ///
+    /// On one CPU it always yields: whatever runs instead is what this thread
+    /// waits for, or would share its CPU anyway.
+    #[inline]
+    pub(crate) fn yield_now(&self, mut ready: impl FnMut() -> bool) -> bool {
+        if parallelism() == 1 {
+            std::thread::yield_now();
+            return ready();
+        }
+        let me = super::native::current_thread_id().get();
+        // A load first: the pair of one thread per side never writes the line.
+        let last = self.last_waiter.load(Ordering::Relaxed);
+        if last != me {
+            self.last_waiter.store(me, Ordering::Relaxed);
+            if last != 0 {
+                self.credit.learn(false, false);
+                return false;
+            }
+        }
+        let decision = self.credit.decide();
+        if decision == Decision::Park {
+            return false;
+        }
+        let started = Instant::now();
+        std::thread::yield_now();
+        let short = started.elapsed() < YIELD_SLICE;
+        let became_ready = ready();
+        self.credit
+            .learn(short && became_ready, decision == Decision::Probe);
+        became_ready
     }
 }
 
@@ -199,15 +301,17 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
             core::hint::spin_loop();
         }
         let now = Instant::now();
-        if now.duration_since(last) > DESCHEDULED {
-            return Poll::Descheduled;
-        }
+        // The time limit first: a poll past the caller's deadline is not
+        // the queue's fault, however it got there.
         if now >= give_up {
             return if cut_by_deadline {
                 Poll::Deadline
             } else {
                 Poll::GaveUp
             };
+        }
+        if now.duration_since(last) > DESCHEDULED {
+            return Poll::Descheduled;
         }
         last = now;
     }
@@ -236,17 +340,15 @@ pub(crate) fn poll_shortly(mut ready: impl FnMut() -> bool) -> bool {
 }
 
 /// On one CPU, offers it to another runnable thread once (`sched_yield`),
-/// then checks `ready`: the last step before a waiter parks (a queue's, or a
-/// wait-queue entry's with [`Spin::Adaptive`](crate::wait_queue::Spin)). The
-/// thread it waits for shares this CPU, so the yield lets it run on: a queue
-/// fills (or drains) several slots and its waiter parks once per batch instead
-/// of once per item (SPSC at capacity 16 on one CPU went from 1.31 to 0.18 µs
-/// per item, 0.31 × crossbeam), and a hand-off often completes before its
-/// waiter parks at all (Condition, Event and Semaphore ping-pongs on one CPU:
-/// 0.97-0.98 → 0.66-0.68 × their peers). With more CPUs it returns `false` at once: there the
-/// CPU may go to an unrelated busy thread for a whole time slice (a ping-pong
-/// in the busy regime took 2-3 × longer), and the polls above cover the case
-/// of a running other side.
+/// then checks `ready`: the last step before a wait-queue entry with
+/// [`Spin::Adaptive`](crate::wait_queue::Spin) parks. The thread it waits for
+/// shares this CPU, so the yield lets it run on, and a hand-off often completes
+/// before its waiter parks at all (Condition, Event and Semaphore ping-pongs on
+/// one CPU: 0.97-0.98 → 0.66-0.68 × their peers). With more CPUs it returns
+/// `false` at once: a hand-off's waker usually runs on another CPU, where the
+/// polls above see it, and the CPU may go to an unrelated busy thread for a
+/// whole time slice (a ping-pong in the busy regime took 2-3 × longer).
+/// [`YieldPolicy`] is the queue's form, which learns.
 #[inline]
 pub(crate) fn yield_once(mut ready: impl FnMut() -> bool) -> bool {
     if parallelism() != 1 {
@@ -310,8 +412,8 @@ fn cpus_allowed(status: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// How many of `waits` waits a policy lets poll.
-    fn polls(policy: &SpinPolicy, waits: u32) -> usize {
+    /// How many of `waits` waits a record lets take its step.
+    fn polls(policy: &Credit, waits: u32) -> usize {
         (0..waits)
             .filter(|_| policy.decide() != Decision::Park)
             .count()
@@ -322,7 +424,7 @@ mod tests {
     /// it credit again.
     #[test]
     fn failing_polls_stop_polling_and_probes_back_off() {
-        let policy = SpinPolicy::new();
+        let policy = Credit::new();
         policy.learn(false, false);
         assert_eq!(
             policy.decide(),
@@ -347,21 +449,21 @@ mod tests {
         policy.learn(true, true);
         assert_eq!(
             policy.decide(),
-            Decision::Poll,
+            Decision::Try,
             "a successful probe gives credit"
         );
-        assert_eq!(policy.decide(), Decision::Poll, "asking does not use it up");
+        assert_eq!(policy.decide(), Decision::Try, "asking does not use it up");
     }
 
     /// A long run of successes is forgotten after three failures.
     #[test]
     fn credit_is_bounded() {
-        let policy = SpinPolicy::new();
+        let policy = Credit::new();
         for _ in 0..100 {
             policy.learn(true, false);
         }
         for _ in 0..3 {
-            assert_eq!(policy.decide(), Decision::Poll);
+            assert_eq!(policy.decide(), Decision::Try);
             policy.learn(false, false);
         }
         assert_eq!(policy.decide(), Decision::Park);
@@ -374,6 +476,47 @@ mod tests {
         assert_eq!(cpus_allowed(status), Some(7));
         assert_eq!(cpus_allowed("Cpus_allowed_list:\t0\n"), Some(1));
         assert_eq!(cpus_allowed("no such line"), None);
+    }
+
+    /// A queue side whose waits come from several threads stops yielding;
+    /// on one CPU a side always yields.
+    #[test]
+    fn a_side_shared_by_threads_stops_yielding() {
+        let policy = YieldPolicy::new();
+        if parallelism() == 1 {
+            assert!(policy.yield_now(|| true), "one CPU: yield, then look");
+            return;
+        }
+        // Full credit, so that only the thread switches below can use it up
+        // (a yield's own outcome depends on the machine's load).
+        for _ in 0..CREDIT_MAX {
+            policy.credit.learn(true, false);
+        }
+        let looked = AtomicUsize::new(0);
+        let ready = || {
+            looked.fetch_add(1, Ordering::Relaxed);
+            true
+        };
+        let in_other_thread = |f: &(dyn Fn() -> bool + Sync)| {
+            std::thread::scope(|scope| scope.spawn(f).join().unwrap())
+        };
+        assert!(policy.yield_now(ready), "the first waiter yields");
+        looked.store(0, Ordering::Relaxed);
+        assert!(
+            !in_other_thread(&|| policy.yield_now(ready)),
+            "a wait by another thread does not yield"
+        );
+        assert!(!policy.yield_now(ready), "nor does the switch back");
+        let (switched, again) = std::thread::scope(|scope| {
+            let third = scope.spawn(|| (policy.yield_now(ready), policy.yield_now(ready)));
+            third.join().unwrap()
+        });
+        assert!(!switched, "a third switch does not yield");
+        assert!(
+            !again,
+            "three switches used up the credit: even a repeated wait parks at once"
+        );
+        assert_eq!(looked.load(Ordering::Relaxed), 0, "none of them yielded");
     }
 
     /// A poll that finds its condition true at once reports it.
