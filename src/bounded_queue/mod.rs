@@ -9,8 +9,8 @@
 //! threadkit primitive follows:
 //!
 //! 1. **fast path**: try the ring;
-//! 2. **waiting policy**: poll the ring, first briefly (about 0.4 µs of
-//!    growing pauses: the other side is usually running and answers within a
+//! 2. **waiting policy**: poll the ring, first briefly (16 `PAUSE`s, about
+//!    0.4 µs: the other side is usually running and answers within a
 //!    few hundred nanoseconds), then for up to 10 µs where that pays (the
 //!    `SpinPolicy` of the lock family), never on one CPU; then yield the CPU
 //!    once and look again (always on one CPU; with more CPUs while yields
