@@ -253,8 +253,7 @@ impl YieldPolicy {
     #[inline]
     pub(crate) fn yield_now(&self, mut ready: impl FnMut() -> bool) -> bool {
         if parallelism() == 1 {
-            std::thread::yield_now();
-            return ready();
+            return yield_once(ready);
         }
         let me = super::native::current_thread_id().get();
         // A load first: the pair of one thread per side never writes the line.
