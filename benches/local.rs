@@ -299,11 +299,8 @@ mod bench {
         targets = get_or_hit, stack_push_pop, first_access, thread_exit
     }
 
-    // `criterion_main!`, with the regime applied before any thread exists.
     pub fn main() {
-        common::init();
-        benches();
-        Criterion::default().configure_from_args().final_summary();
+        common::main(benches);
     }
 }
 

@@ -209,11 +209,8 @@ mod bench {
         targets = alone, nested_known, nested_known_threads
     }
 
-    // `criterion_main!`, with the regime applied before any thread exists.
     pub fn main() {
-        common::init();
-        benches();
-        Criterion::default().configure_from_args().final_summary();
+        common::main(benches);
     }
 }
 

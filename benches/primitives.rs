@@ -166,9 +166,6 @@ criterion_group! {
         barrier_round
 }
 
-// `criterion_main!`, with the regime applied before any thread exists.
 fn main() {
-    common::init();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    common::main(benches);
 }

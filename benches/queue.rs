@@ -86,9 +86,6 @@ criterion_group! {
     targets = spsc, mpmc, queue_ping_pong
 }
 
-// `criterion_main!`, with the regime applied before any thread exists.
 fn main() {
-    common::init();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
+    common::main(benches);
 }

@@ -222,11 +222,8 @@ mod bench {
         targets = beat, beat_while_checking, check_1000
     }
 
-    // `criterion_main!`, with the regime applied before any thread exists.
     pub fn main() {
-        common::init();
-        benches();
-        Criterion::default().configure_from_args().final_summary();
+        common::main(benches);
     }
 }
 

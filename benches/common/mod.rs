@@ -80,6 +80,14 @@ pub fn regime() -> Regime {
     })
 }
 
+/// `criterion_main!` for the group function `benches` (what `criterion_group!`
+/// defines), with the regime applied first, before any thread exists.
+pub fn main(benches: fn()) {
+    init();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 /// Call first in `main`, before criterion or anything else starts a thread:
 /// applies the regime to the process (`one-cpu`: restricts every thread of the
 /// process, and so every thread spawned later, to one CPU) and says on stderr
