@@ -219,3 +219,17 @@ fn a_lock_taken_by_lock_all_is_named_by_the_lock_all_call_site() {
         "{message}"
     );
 }
+
+#[test]
+fn an_owned_guard_holding_its_locks_last_arc_releases_it_cleanly() {
+    // The temporary `Arc` is gone at the `;`: the guard owns the last one, so
+    // dropping the guard frees the lock (and its node in the order graph)
+    // before the guard's record of the held lock is dropped. Miri reports a
+    // use of the freed node if that record reads it.
+    let guard = Arc::new(Lock::new(0)).lock_arc();
+    drop(guard);
+    // The record left this thread's held locks: nothing is held now.
+    let (a, b) = (Lock::new(()), Lock::new(()));
+    drop((b.lock(), a.lock()));
+    drop((a.lock(), b.try_lock()));
+}

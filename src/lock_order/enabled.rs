@@ -293,9 +293,10 @@ pub(crate) fn acquired(node: &Node, site: Site) {
     });
 }
 
-/// This thread released (one hold of) `node`.
+/// This thread released (one hold of) the lock whose node is at `node`: an
+/// address only, compared and never read (the lock may be gone already).
 #[inline]
-pub(crate) fn released(node: &Node) {
+pub(crate) fn released(node: *const Node) {
     STATE.with(|state| {
         let len = state.len.get();
         // The usual case: the last lock taken is the first released.
@@ -322,6 +323,10 @@ pub(crate) fn released(node: &Node) {
 
 /// The record of one held lock in its guard: removes itself from the
 /// thread's held locks when dropped.
+///
+/// Its drop only compares the node's address with the thread's records and
+/// never reads the node, so it is sound even when the lock was freed first
+/// (an owned guard holding the lock's last `Arc` drops both, in field order).
 #[derive(Debug)]
 pub(crate) struct HeldToken {
     node: *const Node,
@@ -354,7 +359,6 @@ impl HeldToken {
 impl Drop for HeldToken {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: the guard holding this token keeps its lock alive.
-        released(unsafe { &*self.node });
+        released(self.node);
     }
 }
