@@ -892,7 +892,9 @@ mod local_ref {
             let value: LocalRef<'_, String> = local.get_or(|| String::from("value"));
             assert_eq!(value.len(), 5);
             assert_eq!(&*value, "value");
-            value.clone()
+            let copied: String = value.clone(); // the value, not the borrow
+            assert_eq!(copied, "value");
+            LocalRef::clone(&value)
         };
         assert_eq!(*copy, "value");
         assert_eq!(format!("{copy}"), "value");
@@ -922,9 +924,9 @@ mod local_ref {
                     let d;
                     {
                         let a = local.get_or(|| COUNTER.value(1));
-                        b = a.clone();
+                        b = LocalRef::clone(&a);
                         let c = local.get().unwrap();
-                        d = c.clone();
+                        d = LocalRef::clone(&c);
                         assert_eq!(a.id() + c.id(), 2);
                     }
                     let e = local.get_or(|| COUNTER.value(2));

@@ -373,6 +373,38 @@ impl<'a, T> LocalRef<'a, T> {
             _thread: PhantomData,
         }
     }
+
+    /// A second borrow of the same value.
+    ///
+    /// An associated function, not a `Clone` impl (std's `cell::Ref` rule), so
+    /// that `r.clone()` clones the value itself, as it does for `&T`:
+    ///
+    /// ```
+    /// use threadkit::{Local, LocalRef};
+    ///
+    /// let name = Local::new();
+    /// let first = name.get_or(|| String::from("ada"));
+    /// let second: LocalRef<'_, String> = LocalRef::clone(&first);
+    /// let copied: Option<String> = name.get().map(|v| v.clone());
+    /// assert_eq!((first.as_str(), second.as_str()), ("ada", "ada"));
+    /// assert_eq!(copied.as_deref(), Some("ada"));
+    /// ```
+    ///
+    /// The method call does not make a `LocalRef`:
+    ///
+    /// ```compile_fail
+    /// use threadkit::{Local, LocalRef};
+    ///
+    /// let name = Local::new();
+    /// let first = name.get_or(|| String::from("ada"));
+    /// let second: LocalRef<'_, String> = first.clone(); // a `String`
+    /// ```
+    #[allow(clippy::should_implement_trait)]
+    #[must_use]
+    #[inline]
+    pub fn clone(r: &LocalRef<'a, T>) -> LocalRef<'a, T> {
+        LocalRef::new(r.value, r.entry)
+    }
 }
 
 impl<T> Deref for LocalRef<'_, T> {
@@ -384,11 +416,6 @@ impl<T> Deref for LocalRef<'_, T> {
     }
 }
 
-impl<T> Clone for LocalRef<'_, T> {
-    fn clone(&self) -> Self {
-        LocalRef::new(self.value, self.entry)
-    }
-}
 
 impl<T> Drop for LocalRef<'_, T> {
     #[inline]
