@@ -416,7 +416,6 @@ impl<T> Deref for LocalRef<'_, T> {
     }
 }
 
-
 impl<T> Drop for LocalRef<'_, T> {
     #[inline]
     fn drop(&mut self) {

@@ -87,9 +87,19 @@ impl<T> Table<T> {
     /// The entry of `thread`'s slot, if its bucket exists.
     #[inline]
     fn entry(&self, thread: Thread) -> Option<&Entry<T>> {
+        // Bucket `b` holds slots `2^b - 1 ..= 2^(b+1) - 2`, so the last one
+        // ends at slot `2^BUCKETS - 2`; slots count threads alive at once.
+        debug_assert!(
+            thread.bucket < BUCKETS,
+            "slot {} has no bucket",
+            thread.slot
+        );
         #[cfg(not(loom))]
-        // SAFETY: a slot below `usize::MAX` is in bucket `BUCKETS - 1` at most
-        // (the bounds check this skips costs a fifth of a lookup).
+        // SAFETY: `thread.bucket < BUCKETS`. Slots are handed out smallest
+        // free first and freed at thread exit (or retired by a leaked
+        // borrow), so slot `2^63 - 1` would need that many threads started,
+        // hundreds of thousands of years of thread creation (the bounds check this skips
+        // costs a fifth of a lookup).
         let bucket = unsafe { self.buckets.get_unchecked(thread.bucket) };
         #[cfg(loom)]
         let bucket = &self.buckets[thread.bucket];
