@@ -1516,3 +1516,127 @@ mod regressions {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// A destructor at thread exit that reaches its own Local
+// ---------------------------------------------------------------------------
+
+/// A value dropped at its thread's exit may drop the last handle of its own
+/// `Local` or clear it, and two exiting threads may drop each other's
+/// `Local`s from their values' destructors at the same time: every exit
+/// completes and every value is dropped once. Each test runs `bounded`, so a
+/// deadlock fails it instead of hanging the suite.
+mod exit_reaching_its_local {
+    use super::*;
+
+    /// Spawns a thread that stores `value()` in `local` and then waits for
+    /// `go` before it exits (so the caller can drop its own handles first).
+    fn store_then_exit_on<T: Send + 'static>(
+        local: &Arc<Local<T>>,
+        value: impl FnOnce() -> T + Send + 'static,
+    ) -> (JoinHandle<()>, mpsc::Sender<()>) {
+        let (stored_tx, stored_rx) = mpsc::channel();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let local = Arc::clone(local);
+        let handle = thread::spawn(move || {
+            local.get_or(value);
+            drop(local);
+            stored_tx.send(()).unwrap();
+            let _ = go_rx.recv();
+        });
+        recv(&stored_rx);
+        (handle, go_tx)
+    }
+
+    #[test]
+    fn a_value_may_drop_the_last_handle_of_its_own_local() {
+        struct HoldsItsLocal(Option<Arc<Local<HoldsItsLocal>>>, Arc<AtomicUsize>);
+        impl Drop for HoldsItsLocal {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, SeqCst);
+                drop(self.0.take()); // the last handle: drops the `Local` here
+            }
+        }
+        bounded(|| {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let local = Arc::new(Local::new());
+            let (me, count) = (Arc::clone(&local), Arc::clone(&dropped));
+            let (exiting, go) = store_then_exit_on(&local, move || HoldsItsLocal(Some(me), count));
+            drop(local);
+            drop(go);
+            joined(exiting.join());
+            assert_eq!(dropped.load(SeqCst), 1);
+        });
+    }
+
+    #[test]
+    fn a_value_may_clear_its_own_local() {
+        type Shared = Arc<threadkit::Lock<Local<ClearsItsLocal>>>;
+        struct ClearsItsLocal(Option<Shared>, Arc<AtomicUsize>);
+        impl Drop for ClearsItsLocal {
+            fn drop(&mut self) {
+                self.1.fetch_add(1, SeqCst);
+                if let Some(shared) = self.0.take() {
+                    shared.lock().clear(); // drops the other threads' values too
+                }
+            }
+        }
+        bounded(|| {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let shared: Shared = Arc::new(threadkit::Lock::new(Local::new()));
+            shared
+                .lock()
+                .get_or(|| ClearsItsLocal(None, Arc::clone(&dropped)));
+            let (clears, count) = (Arc::clone(&shared), Arc::clone(&dropped));
+            let (stored_tx, stored_rx) = mpsc::channel();
+            let exiting = {
+                let shared = Arc::clone(&shared);
+                thread::spawn(move || {
+                    shared
+                        .lock()
+                        .get_or(move || ClearsItsLocal(Some(clears), count));
+                    stored_tx.send(()).unwrap();
+                })
+            };
+            recv(&stored_rx);
+            joined(exiting.join());
+            assert_eq!(
+                dropped.load(SeqCst),
+                2,
+                "both values, the main thread's by the clear"
+            );
+            assert!(shared.lock().get().is_none());
+        });
+    }
+
+    #[test]
+    fn two_exiting_threads_may_drop_each_others_locals() {
+        /// Waits at `meet` (so both threads are inside their exit drops at
+        /// once), then drops the last handle of the other thread's `Local`.
+        struct Tangled(Option<Arc<Local<Tangled>>>, Arc<Barrier>, Arc<AtomicUsize>);
+        impl Drop for Tangled {
+            fn drop(&mut self) {
+                self.1.wait();
+                drop(self.0.take());
+                self.2.fetch_add(1, SeqCst);
+            }
+        }
+        bounded(|| {
+            let dropped = Arc::new(AtomicUsize::new(0));
+            let meet = Arc::new(Barrier::new(2));
+            let (x, y) = (Arc::new(Local::new()), Arc::new(Local::new()));
+            let tangled = |other: &Arc<Local<Tangled>>| {
+                let (other, meet, count) =
+                    (Arc::clone(other), Arc::clone(&meet), Arc::clone(&dropped));
+                move || Tangled(Some(other), meet, count)
+            };
+            let (a, go_a) = store_then_exit_on(&x, tangled(&y));
+            let (b, go_b) = store_then_exit_on(&y, tangled(&x));
+            drop((x, y)); // each `Local`'s last handle is in the other's value
+            drop((go_a, go_b));
+            joined(a.join());
+            joined(b.join());
+            assert_eq!(dropped.load(SeqCst), 2);
+        });
+    }
+}

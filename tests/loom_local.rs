@@ -226,6 +226,32 @@ fn local_value_of_an_exited_thread_is_dropped_once_by_exit_or_by_drop() {
     });
 }
 
+/// A value whose destructor, run by its thread's exit hook, drops the last
+/// handle of its own `Local`, racing with main's drop of its handle: the
+/// `Local` drops inside that drop without waiting for it, in every
+/// interleaving, and the value is dropped once.
+#[test]
+fn local_value_dropping_its_own_local_at_exit_completes() {
+    struct HoldsItsLocal(Option<Arc<Local<HoldsItsLocal>>>, Tracked);
+    impl Drop for HoldsItsLocal {
+        fn drop(&mut self) {
+            drop(self.0.take());
+        }
+    }
+    model(|| {
+        let local = Arc::new(Local::new());
+        let thread = {
+            let local = Arc::clone(&local);
+            thread::spawn(move || {
+                let me = Arc::clone(&local);
+                local.get_or(|| HoldsItsLocal(Some(me), Tracked::new(1)));
+            })
+        };
+        drop(local); // races with the thread's value and exit
+        thread.join().unwrap();
+    });
+}
+
 /// `clear` (through `&mut`, once the thread has been joined) races with the
 /// thread's exit hook: the value is dropped exactly once, and the `Local` is
 /// empty afterwards; main's own value set after `clear` is the only one left.

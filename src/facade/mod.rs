@@ -136,7 +136,33 @@ pub(crate) use std::sync::{Arc as StdArc, Weak as StdWeak};
 /// A std mutex in both worlds, for process-wide bookkeeping that never blocks
 /// a thread for long and orders nothing the models check (`Local`'s slot
 /// allocator): a loom mutex cannot live in a `static` across models.
-pub(crate) use std::sync::Mutex as StdMutex;
+pub(crate) use std::sync::{Condvar as StdCondvar, Mutex as StdMutex, MutexGuard as StdMutexGuard};
+
+/// Waits on a std condvar for such bookkeeping (`Local`'s drops in flight at
+/// thread exit). Under loom, which cannot see it, it lets the model's other
+/// threads run and locks again: the caller's loop re-checks its condition.
+pub(crate) fn wait_std<'a, T>(
+    condvar: &StdCondvar,
+    mutex: &'a StdMutex<T>,
+    guard: StdMutexGuard<'a, T>,
+) -> StdMutexGuard<'a, T> {
+    #[cfg(not(loom))]
+    {
+        let _ = mutex;
+        condvar
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+    #[cfg(loom)]
+    {
+        let _ = condvar;
+        drop(guard);
+        loom::thread::yield_now();
+        mutex
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// Blocks the calling thread until `deadline` (forever with `None`), for a
 /// timed request that can never be granted: it times out as Python's does.

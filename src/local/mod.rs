@@ -24,10 +24,15 @@
 //!   caller likes (the borrows may outlive the iterator): a thread that exits
 //!   meanwhile leaves its value, and the next call on the `Local` (any
 //!   `&self` call shows the borrows have ended) drops it;
+//! - a value dropped at its thread's exit is dropped outside the table's
+//!   lock, so its destructor may drop or clear its own `Local`; a `Local`
+//!   that is dropped or cleared meanwhile waits for such drops, unless the
+//!   wait could never end ([`exiting`]);
 //! - a `Local` is a pointer to its table, allocated on first use, so
 //!   `Local::new` is `const` (a `static` needs no lazy wrapper) and a
 //!   `Local` may move after use (the exit hooks hold the table, not the `Local`).
 
+mod exiting;
 mod table;
 mod thread;
 
@@ -48,7 +53,8 @@ const LENDING: usize = 1;
 /// A thread's value is created on its first [`get_or`](Local::get_or) and
 /// dropped when that thread exits; every value still alive is dropped when the
 /// `Local` drops. A new thread, or a new `Local` at a reused address, never sees
-/// an old value.
+/// an old value. A value's destructor run at its thread's exit may drop the last
+/// handle of its own `Local`, or clear it.
 ///
 /// Values are shared (`&T`) with their own thread only, so mutation goes
 /// through a `Cell` or `RefCell` inside `T`, as with `thread_local!`.

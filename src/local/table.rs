@@ -19,6 +19,7 @@ use core::cell::Cell;
 use core::mem::MaybeUninit;
 use core::ptr;
 
+use super::exiting::{self, Dropping};
 use super::thread::{ExitHook, Thread};
 use crate::facade::{self, AtomicPtr, AtomicUsize, Mutex, Ordering, StdArc, StdWeak, UnsafeCell};
 
@@ -66,6 +67,8 @@ pub(super) struct Table<T> {
     buckets: [AtomicPtr<Entry<T>>; BUCKETS],
     /// Whether `iter_mut` may have `&mut` borrows of values out.
     lent: Mutex<bool>,
+    /// How many exiting threads are dropping their value of this table.
+    exit_drops: AtomicUsize,
 }
 
 // SAFETY: values move between threads only as `T: Send` allows (dropped or
@@ -81,6 +84,7 @@ impl<T> Table<T> {
         Table {
             buckets: core::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             lent: facade::mutex(false),
+            exit_drops: AtomicUsize::new(0),
         }
     }
 
@@ -178,6 +182,9 @@ impl<T> Table<T> {
 
     /// Takes every value out, dead ones included (for `clear` and drop); the
     /// caller drops them.
+    ///
+    /// Returns once the values that exiting threads were dropping meanwhile
+    /// are dropped too (but the caller's own, see `exiting`).
     pub(super) fn take_all(&self) -> Vec<T> {
         let mut lent = self.lent.lock();
         *lent = false; // `&mut Local` is being used again: earlier borrows ended
@@ -186,7 +193,19 @@ impl<T> Table<T> {
             0 => {}
             _ => values.push(entry.take()),
         });
+        // Acquire: pairs with the end of each exit drop. One that starts
+        // after this lock finds its entry empty.
+        let in_flight = self.exit_drops.load(Ordering::Acquire) != 0;
+        drop(lent);
+        if in_flight {
+            exiting::wait_for_drops(self.addr());
+        }
         values
+    }
+
+    /// The table's address, its name in the registry of exit drops.
+    fn addr(&self) -> usize {
+        ptr::from_ref(self).addr()
     }
 
     /// Lends out every live value (for `iter_mut`): from now until
@@ -266,9 +285,10 @@ impl<T: Send> Table<T> {
         }
     }
 
-    /// Drops `thread`'s value here, if any, under the lock (so a `Local`
-    /// that drops meanwhile waits for it: its `T` may borrow what the dropper
-    /// is about to free). Returns `false` if the slot must never be reused.
+    /// Drops `thread`'s value here, if any, registered as a drop in flight
+    /// (so a `Local` that drops meanwhile waits for it: its `T` may borrow
+    /// what the dropper is about to free). Returns `false` if the slot must
+    /// never be reused.
     fn thread_exited(&self, thread: Thread) -> bool {
         let Some(entry) = self.entry(thread) else {
             return true;
@@ -290,10 +310,15 @@ impl<T: Send> Table<T> {
             return true;
         }
         let value = entry.take(); // this exiting thread's: nobody else reaches it
-        // Its destructor may read `Local`s (lock-free); creating a value now
-        // panics (the thread is exiting), so it never re-enters this lock.
-        drop(value);
+        // Dropped outside the lock, as its destructor may clear or drop this
+        // very `Local`; a `clear` or drop meanwhile waits for it (`exiting`).
+        self.exit_drops.fetch_add(1, Ordering::Relaxed);
+        let dropping = Dropping::begin(self.addr(), thread.id.get());
         drop(lent);
+        drop(value);
+        // Release: a `take_all` that reads 0 sees the drop done.
+        self.exit_drops.fetch_sub(1, Ordering::Release);
+        drop(dropping);
         true
     }
 }
