@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 
 use crate::facade::{
     Arc, AtomicUsize, Instant, Lot, LotFlag, Mutex, Ordering, ParkResult, RawMutex, RequeueOp,
-    SpinPolicy, TOKEN_HANDOFF, TOKEN_RETRY,
+    SpinPolicy, TOKEN_HANDOFF, TOKEN_RETRY, UnparkResult,
 };
 
 /// A wake-up token: why a waiter was woken. Never 0 (0 means "still waiting").
@@ -65,6 +65,9 @@ pub(crate) struct Waiter {
     /// lot's lock for that key: by the thread's park, by the timeout and by
     /// the unparks that take it off the key.
     parked: LotFlag,
+    /// When a waker unparked the thread (`facade::waking`), for it to measure
+    /// its wake-up time; 0 if none did. It only steers the waiting policy.
+    unparked_at: core::sync::atomic::AtomicU64,
 }
 
 /// How a wait ended, for [`Waiter::wait_morphing`].
@@ -82,6 +85,7 @@ impl Waiter {
             token: AtomicUsize::new(0),
             lot: Lot::for_entry(),
             parked: LotFlag::new(false),
+            unparked_at: core::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -146,7 +150,10 @@ impl Waiter {
                 // stored), then handed the lock. Nothing here may panic from now
                 // on: the caller would re-lock a lock it already holds.
                 ParkResult::Unparked(TOKEN_HANDOFF) => return woken(true),
-                ParkResult::Unparked(_) | ParkResult::Invalid => {}
+                ParkResult::Unparked(_) => {
+                    crate::facade::woke(self.unparked_at.swap(0, Ordering::Relaxed));
+                }
+                ParkResult::Invalid => {}
                 ParkResult::TimedOut => return woken(false),
             }
         }
@@ -329,8 +336,14 @@ impl Wakeups {
     /// Unparks every chosen waiter. Call after releasing the state lock.
     pub(crate) fn unpark(self) {
         for waiter in self.first.into_iter().chain(self.rest) {
-            let callback = |_| {
+            let callback = |result: UnparkResult| {
                 waiter.parked.store(false, Ordering::Relaxed);
+                if result.unparked_threads != 0 {
+                    let at = crate::facade::waking();
+                    waiter.unparked_at.store(at, Ordering::Relaxed);
+                } else {
+                    crate::facade::handed_to_poller();
+                }
                 TOKEN_RETRY
             };
             // SAFETY: the key is the entry's address, kept alive by this `Arc`;
@@ -348,6 +361,7 @@ impl Wakeups {
         for waiter in self.first.into_iter().chain(self.rest) {
             let validate = || {
                 if !waiter.parked.load(Ordering::Relaxed) {
+                    crate::facade::handed_to_poller();
                     return RequeueOp::Abort;
                 }
                 // SAFETY: the waiter is parked inside `Condition::wait`, whose
@@ -360,8 +374,12 @@ impl Wakeups {
                     RequeueOp::UnparkOne
                 }
             };
-            let callback = |_, _| {
+            let callback = |op, result: UnparkResult| {
                 waiter.parked.store(false, Ordering::Relaxed);
+                if op == RequeueOp::UnparkOne && result.unparked_threads != 0 {
+                    let at = crate::facade::waking();
+                    waiter.unparked_at.store(at, Ordering::Relaxed);
+                }
                 TOKEN_RETRY
             };
             // SAFETY: as in `validate`: the lot asks for the lock's queue only

@@ -375,6 +375,17 @@ impl YieldPolicy {
     }
 }
 
+/// No wake-up time to measure under loom: the stamp a woken thread ignores.
+pub(crate) fn waking() -> u64 {
+    0
+}
+
+/// Nothing to learn under loom.
+pub(crate) fn woke(_at: u64) {}
+
+/// Nothing to remember under loom.
+pub(crate) fn handed_to_poller() {}
+
 /// No yielding under loom (see [`YieldPolicy`]).
 pub(crate) fn yield_once(_ready: impl FnMut() -> bool) -> bool {
     false

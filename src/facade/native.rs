@@ -147,7 +147,9 @@ impl Lot {
     }
 }
 
-pub(crate) use super::spin::{SpinPolicy, YieldPolicy, parallelism, poll_shortly, yield_once};
+pub(crate) use super::spin::{
+    SpinPolicy, YieldPolicy, handed_to_poller, parallelism, poll_shortly, waking, woke, yield_once,
+};
 
 /// Memory fences (`core`'s).
 pub(crate) use core::sync::atomic::fence;

@@ -1,12 +1,41 @@
-//! The waiting policy: whether a waiter polls for its wake-up before it parks.
+//! The waiting policy: whether a waiter polls for its wake-up before it
+//! parks, and for how long.
 //!
-//! A futex sleep plus wake-up costs 6-7 µs on the machine of
-//! `docs/benchmarks.md`; a waker on another CPU usually answers in well under
-//! a microsecond. So polling wins when the thread that will wake us is running
-//! right now, and only burns the CPU it needs when it is not: on one CPU, when
-//! busy threads occupy every CPU, or when the waker was itself descheduled.
-//! Polling therefore happens only when all of these hold (the rules of Go's
-//! `sync.Mutex` and glibc's adaptive mutex, adapted):
+//! # Lengths measured, not assumed
+//!
+//! A waiter that parks pays, once its wake-up comes, the machine's *wake-up
+//! time*: from the waker's unpark to the woken thread's first step. That is
+//! not a constant of a machine. One virtual machine took 2-3 µs while its
+//! other CPU was busy and 15-20 µs while it was idle (an idle virtual CPU
+//! halts, and waking it goes through the host), changing with the load from
+//! minute to minute. So every woken thread measures its own wake-up, the
+//! process keeps a running estimate ([`WakeTime`]) that a rare slow wake-up
+//! cannot inflate, and every length the policy uses is derived from it, within
+//! fixed bounds ([`Limits`]):
+//!
+//! - **A poll lasts one wake-up time**, what a park would cost. A waiter that
+//!   polls that long and then parks pays at most twice what the better choice
+//!   would have cost, whatever the wait turns out to be (the ski-rental rule).
+//! - **After waking its partner, one wake-up time more.** A waiter that has
+//!   just unparked the thread it now waits for (every turn of a ping-pong
+//!   once one side parked) knows that thread cannot answer before it is
+//!   awake: its poll is stretched by the part of that wake-up still to come.
+//!   Without this, a pair on a machine whose wake-up outlasts the poll falls
+//!   into a park per hand-off and never climbs out, since the partner is
+//!   still waking up when the poll gives up.
+//! - **Descheduled**: a gap between two clock reads (a fraction of a
+//!   microsecond apart) longer than half a wake-up time means this thread
+//!   lost its CPU while polling, so the CPUs are oversubscribed.
+//! - **A short yield** kept this thread off its CPU for less than two wake-up
+//!   times: the CPU went to a thread that did a short piece of work (the
+//!   other side of a queue, filling a batch), not to an unrelated busy one.
+//!
+//! # When to poll at all
+//!
+//! Polling wins when the thread that will wake us is running right now, and
+//! only burns the CPU it needs when it is not. So a waiter polls only when
+//! all of these hold (the rules of Go's `sync.Mutex` and glibc's adaptive
+//! mutex, adapted):
 //!
 //! 1. **More than one CPU.** [`parallelism`] is `available_parallelism()`, which
 //!    counts the affinity mask and a cgroup CPU quota: a process pinned to one
@@ -17,18 +46,17 @@
 //!    waits for a moment, and the one turned away would otherwise park, so
 //!    that the pair falls into a park per hand-off.
 //! 3. **Polling has been paying here.** Each wait queue keeps a small credit
-//!    ([`SpinPolicy`]): a poll that ends in a wake-up earns 1, a poll that ends
-//!    in a park costs 2, so a queue polls only while at least two of three polls
-//!    succeed (where a failed poll costs about what a successful one saves).
-//!    At zero credit it parks at once, and polls one wait in 16 as a probe, to
-//!    notice when the regime changes; each failed probe doubles that interval
-//!    (up to one in 1024, `2^PROBE_SHIFT_MAX`) and each successful one halves it, so
-//!    on a machine where polling never pays, probes cost next to nothing.
+//!    ([`Credit`]): a poll that ends in a wake-up earns 1, a poll that ends in
+//!    a park costs 2, so a queue polls only while at least two of three polls
+//!    succeed. At zero credit it parks at once, and polls one wait in 16 as a
+//!    probe, to notice when the regime changes; each failed probe doubles that
+//!    interval (up to one in 1024) and each successful one halves it, so where
+//!    polling never pays, probes cost next to nothing. A wait that follows a
+//!    wake-up of its partner probes one time in 16 whatever the interval: a
+//!    pair that fell into parking climbs back out within a bounded number of
+//!    hand-offs once polling pays again.
 //! 4. **We keep the CPU.** A poll ends, as a failure, the moment the clock
-//!    shows this thread was descheduled (a gap between two clock reads far
-//!    longer than the polls between them): the machine is oversubscribed.
-//!
-//! A poll lasts at most [`SPIN_FOR`] (never past the caller's deadline).
+//!    shows this thread was descheduled.
 //!
 //! After a failed poll, a queue's waiter may yield its CPU once before it parks
 //! ([`YieldPolicy`]): that pays when the thread it waits for is runnable on
@@ -36,38 +64,46 @@
 //! outnumber CPUs. With more than one CPU the same credit decides whether a
 //! queue side yields, a success being a short yield after which the waiter can
 //! go on.
+//!
+//! The decisions are functions of the durations observed ([`Limits`],
+//! [`poll_budget`], [`Credit`]), so the tests below run them on simulated
+//! machines, with no clock.
 
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use core::time::Duration;
 use std::time::Instant;
 
-/// How long a waiter polls at most: longer than a futex sleep and wake-up
-/// (6-7 µs), so that two threads handing work back and forth, once one of them
-/// had to park, find each other polling again on the next hand-off. (A poll of 25 µs,
-/// longer than a woken thread takes to run again on this virtual machine,
-/// made the pairs steadier on an idle machine but lost 3-13x in the busy
-/// regime, where the poller holds a CPU that the thread it waits for needs.)
-const SPIN_FOR: Duration = Duration::from_micros(10);
+/// The wake-up time assumed before any was measured.
+const WAKE_START: Duration = Duration::from_micros(10);
+/// Bounds of a wake-up time sample, and so of the estimate.
+const WAKE_MIN: Duration = Duration::from_micros(1);
+const WAKE_MAX: Duration = Duration::from_micros(100);
+
+/// Bounds of a poll's length before the partner's wake-up is added: a poll
+/// shorter than a few microseconds misses a running partner's answer, and one
+/// longer than 50 µs holds a CPU for a sizeable part of a time slice.
+const POLL_MIN: Duration = Duration::from_micros(3);
+const POLL_MAX: Duration = Duration::from_micros(50);
+
+/// Bounds of the "descheduled" gap between two clock reads: above a
+/// hypervisor's usual hiccup, below a time slice.
+const DESCHEDULED_MIN: Duration = Duration::from_micros(3);
+const DESCHEDULED_MAX: Duration = Duration::from_micros(25);
+
+/// Bounds of a short yield: above a system call and a context switch there
+/// and back, below a time slice (0.75 ms or more on Linux).
+const SHORT_YIELD_MIN: Duration = Duration::from_micros(10);
+const SHORT_YIELD_MAX: Duration = Duration::from_micros(100);
 
 /// How often a waiter denied a full poll (every other CPU has a poller) polls
-/// anyway: about a microsecond (a `PAUSE` is 27 ns on the machine of
-/// `docs/benchmarks.md`), as long as a poller takes to notice its wake-up and answer.
+/// anyway: about a microsecond (a `PAUSE` takes 10-150 cycles), as long as a
+/// poller takes to notice its wake-up and answer.
 const BRIEF_POLLS: u32 = 32;
 
 /// How many `PAUSE`s [`poll_shortly`] takes, looking after each: a check
-/// after every one, rather than after 1, 2, 4 and 8 of them, sees the other
-/// side's answer up to 8 `PAUSE`s sooner (an idle ping-pong at capacity 1 went
-/// from about 1.35 to 1.1-1.2 × crossbeam, SPSC at capacity 1 from 1.2 to 0.95).
+/// after every one sees the other side's answer as soon as it comes.
 const SHORT_POLLS: u32 = 16;
-
-/// A gap between two clock reads this long (they are 16 `PAUSE`s apart, well
-/// under a microsecond) means this thread lost its CPU while polling.
-const DESCHEDULED: Duration = Duration::from_micros(5);
-
-/// A yield that kept this thread off its CPU this long gave the CPU to a
-/// thread that ran a time slice (0.75 ms or more on Linux), not to one that
-/// did a short piece of work and blocked or yielded back (a few µs).
-const YIELD_SLICE: Duration = Duration::from_micros(50);
 
 /// Credit at which a queue stops growing its confidence: a run of three
 /// failures after a long run of successes stops the polling.
@@ -83,6 +119,177 @@ const PROBE_SHIFT_MAX: u32 = 10;
 
 /// Threads polling right now, across all primitives.
 static SPINNERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The process's estimate of the machine's wake-up time (see the module docs).
+#[derive(Debug)]
+pub(crate) struct WakeTime {
+    nanos: AtomicU32,
+}
+
+/// The estimate every wait queue and queue side of this process shares.
+static WAKE_TIME: WakeTime = WakeTime::new(WAKE_START);
+
+impl WakeTime {
+    const fn new(start: Duration) -> WakeTime {
+        WakeTime {
+            nanos: AtomicU32::new(start.as_nanos() as u32),
+        }
+    }
+
+    /// The current estimate.
+    fn get(&self) -> Duration {
+        Duration::from_nanos(u64::from(self.nanos.load(Ordering::Relaxed)))
+    }
+
+    /// One woken thread's wake-up time: a running average over about eight
+    /// wake-ups, in which a sample counts for at most twice the estimate, so
+    /// that a wake-up that waited for a busy CPU's time slice raises it by an
+    /// eighth rather than to a millisecond, while a real change of regime is
+    /// followed within a few dozen wake-ups.
+    fn observe(&self, sample: Duration) {
+        let sample = sample.clamp(WAKE_MIN, WAKE_MAX).as_nanos() as u32;
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |estimate| {
+                let sample = sample.min(estimate.saturating_mul(2));
+                Some(estimate - estimate / 8 + sample / 8)
+            });
+    }
+}
+
+/// The lengths a wait uses, derived from the wake-up time (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Limits {
+    /// How long a poll lasts before the partner's wake-up is added.
+    poll: Duration,
+    /// A gap between clock reads this long means the poller lost its CPU.
+    descheduled: Duration,
+    /// A yield shorter than this let a short piece of work run.
+    short_yield: Duration,
+    /// The wake-up time they were derived from.
+    wake: Duration,
+}
+
+impl Limits {
+    fn from_wake_time(wake: Duration) -> Limits {
+        Limits {
+            poll: wake.clamp(POLL_MIN, POLL_MAX),
+            descheduled: (wake / 2).clamp(DESCHEDULED_MIN, DESCHEDULED_MAX),
+            short_yield: (wake * 2).clamp(SHORT_YIELD_MIN, SHORT_YIELD_MAX),
+            wake,
+        }
+    }
+
+    /// The limits for this machine, now.
+    fn now() -> Limits {
+        Limits::from_wake_time(WAKE_TIME.get())
+    }
+}
+
+/// One wait's poll, as the rules decide it from what the thread knows now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Plan {
+    /// How long to poll.
+    budget: Duration,
+    /// A probe (no credit): its outcome also moves the probe interval.
+    probe: bool,
+}
+
+impl Plan {
+    /// The poll of a wait on a queue with `credit`, after `hand_off` (this
+    /// thread's last hand-off), where `cpus` can run at once; `None`: park
+    /// at once.
+    fn new(credit: &Credit, limits: &Limits, hand_off: HandOff, cpus: usize) -> Option<Plan> {
+        if cpus == 1 {
+            return None;
+        }
+        let (after_hand_off, still_waking) = match hand_off {
+            HandOff::ToPoller => (true, Duration::ZERO),
+            // A partner woken longer than a wake-up time ago is awake by now.
+            HandOff::Woke { since } if since < limits.wake => (true, limits.wake - since),
+            HandOff::Woke { .. } | HandOff::None => (false, Duration::ZERO),
+        };
+        match credit.decide(after_hand_off) {
+            Decision::Park => None,
+            decision => Some(Plan {
+                budget: limits.poll + still_waking,
+                probe: decision == Decision::Probe,
+            }),
+        }
+    }
+
+    /// Records how the poll ended.
+    fn learn(self, credit: &Credit, outcome: Poll) {
+        match outcome {
+            Poll::Ready => credit.learn(true, self.probe),
+            Poll::GaveUp | Poll::Descheduled => credit.learn(false, self.probe),
+            // Not the queue's fault: the caller's deadline cut the poll short.
+            Poll::Deadline => {}
+        }
+    }
+}
+
+/// What a thread's last hand-off (a token stored for a waiter) says about
+/// its next wait: the partner it served may be what that wait waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HandOff {
+    /// None since the thread's last wait.
+    None,
+    /// To a partner that was polling: it is running, and may answer soon.
+    ToPoller,
+    /// To a parked partner, unparked `since` ago: it answers once awake.
+    Woke { since: Duration },
+}
+
+std::thread_local! {
+    /// The running thread's last hand-off since its last wait: 0 for none,
+    /// [`TO_POLLER`], or the [`now_nanos`] at which it unparked a partner.
+    static LAST_HAND_OFF: Cell<u64> = const { Cell::new(0) };
+}
+
+/// [`LAST_HAND_OFF`]'s mark of a hand-off to a polling partner (no clock read).
+const TO_POLLER: u64 = 1;
+
+/// Nanoseconds since the process's first call, above [`TO_POLLER`]: an
+/// `Instant` that fits an atomic.
+fn now_nanos() -> u64 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    (epoch.elapsed().as_nanos() as u64).max(TO_POLLER + 1)
+}
+
+/// The running thread's last hand-off, forgotten by this wait.
+fn take_hand_off() -> HandOff {
+    match LAST_HAND_OFF.try_with(|last| last.replace(0)).unwrap_or(0) {
+        0 => HandOff::None,
+        TO_POLLER => HandOff::ToPoller,
+        at => HandOff::Woke {
+            since: Duration::from_nanos(now_nanos().saturating_sub(at)),
+        },
+    }
+}
+
+/// A waker stored a token for a waiter that was still polling.
+pub(crate) fn handed_to_poller() {
+    let _ = LAST_HAND_OFF.try_with(|last| last.set(TO_POLLER));
+}
+
+/// A waker is unparking a parked waiter: returns the moment, for the woken
+/// thread to measure its wake-up time by ([`woke`]), and remembers it for
+/// the waker's own next wait (module docs).
+pub(crate) fn waking() -> u64 {
+    let now = now_nanos();
+    let _ = LAST_HAND_OFF.try_with(|last| last.set(now));
+    now
+}
+
+/// The first step of a thread that [`waking`] stamped `at` (0: no stamp):
+/// its wake-up time joins the process's estimate.
+pub(crate) fn woke(at: u64) {
+    if at != 0 {
+        WAKE_TIME.observe(Duration::from_nanos(now_nanos().saturating_sub(at)));
+    }
+}
 
 /// A record of whether a waiting step (a poll, a yield) pays, kept per wait
 /// queue (see the module docs, rule 3).
@@ -120,14 +327,20 @@ impl Credit {
         }
     }
 
-    /// Whether to take the step this time: with credit, or as a probe.
-    fn decide(&self) -> Decision {
+    /// Whether to take the step this time: with credit, or as a probe (at
+    /// least one wait in `2^PROBE_SHIFT_MIN` when `after_hand_off`: this
+    /// thread has just served a waiter, which may be what it now waits for).
+    fn decide(&self, after_hand_off: bool) -> Decision {
         let state = self.state.load(Ordering::Relaxed);
         if state & CREDIT_MASK != 0 {
             return Decision::Try;
         }
         let state = self.state.fetch_add(SKIP_ONE, Ordering::Relaxed);
-        let every = 1 << ((state & SHIFT_MASK) >> SHIFT_AT);
+        let shift = match after_hand_off {
+            true => PROBE_SHIFT_MIN,
+            false => (state & SHIFT_MASK) >> SHIFT_AT,
+        };
+        let every = 1 << shift;
         if (state / SKIP_ONE) % every == every - 1 {
             Decision::Probe
         } else {
@@ -178,13 +391,10 @@ impl SpinPolicy {
     /// allow; returns whether `ready()` became true.
     #[inline]
     pub(crate) fn spin(&self, deadline: Option<Instant>, mut ready: impl FnMut() -> bool) -> bool {
-        if parallelism() == 1 {
+        let limits = Limits::now();
+        let Some(plan) = Plan::new(&self.credit, &limits, take_hand_off(), parallelism()) else {
             return ready();
-        }
-        let decision = self.credit.decide();
-        if decision == Decision::Park {
-            return ready();
-        }
+        };
         if SPINNERS.fetch_add(1, Ordering::Relaxed) >= parallelism() - 1 {
             SPINNERS.fetch_sub(1, Ordering::Relaxed);
             // Every other CPU has a poller: one of them is most likely the
@@ -193,15 +403,9 @@ impl SpinPolicy {
             // costs less than the park it may save, and learns nothing.
             return poll_briefly(&mut ready);
         }
-        let outcome = poll(deadline, &mut ready);
+        let outcome = poll(plan.budget, limits.descheduled, deadline, &mut ready);
         SPINNERS.fetch_sub(1, Ordering::Relaxed);
-        let probed = decision == Decision::Probe;
-        match outcome {
-            Poll::Ready => self.credit.learn(true, probed),
-            Poll::GaveUp | Poll::Descheduled => self.credit.learn(false, probed),
-            // Not the queue's fault: the caller's deadline cut the poll short.
-            Poll::Deadline => {}
-        }
+        plan.learn(&self.credit, outcome);
         outcome == Poll::Ready || ready()
     }
 }
@@ -231,22 +435,18 @@ impl YieldPolicy {
     /// running: always so on one CPU, and with more threads than CPUs when the
     /// scheduler keeps a producer and its consumer on one CPU. Then the yield
     /// lets it run on, a queue fills (or drains) several slots, and its waiter
-    /// parks once per batch instead of once per item (SPSC at capacity 16: on
-    /// one CPU 1.31 → 0.18 µs per item; beside a busy thread per CPU 1.0 → 0.27
-    /// µs, where crossbeam, which yields before it parks too, takes 0.6).
+    /// parks once per batch instead of once per item.
     ///
     /// With more than one CPU a side yields only while yields pay, learned
     /// with the credit of rule 3 of the module docs:
-    /// - A yield succeeds when it was short (under [`YIELD_SLICE`]) and
+    /// - A yield succeeds when it was short ([`Limits::short_yield`]) and
     ///   `ready()` then holds. A long one gave the CPU to an unrelated busy
     ///   thread for its time slice; after a short one that finds nothing, no
     ///   other thread was runnable here, and the system call was wasted.
     /// - A wait by another thread than the side's last waiter counts as a
     ///   failure, and does not yield. With several threads on a side, the ones
     ///   that park let the scheduler spread the rest over the CPUs, while
-    ///   yielding keeps them all runnable and piles them onto one (2 producers
-    ///   and 2 consumers beside busy threads: 0.15 µs per item parking, 0.4
-    ///   yielding).
+    ///   yielding keeps them all runnable and piles them onto one.
     ///
     /// On one CPU it always yields: whatever runs instead is what this thread
     /// waits for, or would share its CPU anyway.
@@ -265,13 +465,13 @@ impl YieldPolicy {
                 return false;
             }
         }
-        let decision = self.credit.decide();
+        let decision = self.credit.decide(false);
         if decision == Decision::Park {
             return false;
         }
         let started = Instant::now();
         std::thread::yield_now();
-        let short = started.elapsed() < YIELD_SLICE;
+        let short = started.elapsed() < Limits::now().short_yield;
         let became_ready = ready();
         self.credit
             .learn(short && became_ready, decision == Decision::Probe);
@@ -288,10 +488,16 @@ enum Poll {
     Deadline,
 }
 
-/// Polls `ready` for up to [`SPIN_FOR`], never past `deadline`.
-fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
+/// Polls `ready` for up to `budget`, never past `deadline`, giving up as
+/// descheduled at a gap of `descheduled` between two clock reads.
+fn poll(
+    budget: Duration,
+    descheduled: Duration,
+    deadline: Option<Instant>,
+    ready: &mut impl FnMut() -> bool,
+) -> Poll {
     let started = Instant::now();
-    let give_up = started + SPIN_FOR;
+    let give_up = started + budget;
     let (give_up, cut_by_deadline) = match deadline {
         Some(deadline) if deadline < give_up => (deadline, true),
         _ => (give_up, false),
@@ -315,7 +521,7 @@ fn poll(deadline: Option<Instant>, ready: &mut impl FnMut() -> bool) -> Poll {
                 Poll::GaveUp
             };
         }
-        if now.duration_since(last) > DESCHEDULED {
+        if now.duration_since(last) > descheduled {
             return Poll::Descheduled;
         }
         last = now;
@@ -418,7 +624,7 @@ mod tests {
     /// How many of `waits` waits a record lets take its step.
     fn polls(policy: &Credit, waits: u32) -> usize {
         (0..waits)
-            .filter(|_| policy.decide() != Decision::Park)
+            .filter(|_| policy.decide(false) != Decision::Park)
             .count()
     }
 
@@ -430,7 +636,7 @@ mod tests {
         let policy = Credit::new();
         policy.learn(false, false);
         assert_eq!(
-            policy.decide(),
+            policy.decide(false),
             Decision::Park,
             "two failures use up the start credit"
         );
@@ -451,11 +657,15 @@ mod tests {
         );
         policy.learn(true, true);
         assert_eq!(
-            policy.decide(),
+            policy.decide(false),
             Decision::Try,
             "a successful probe gives credit"
         );
-        assert_eq!(policy.decide(), Decision::Try, "asking does not use it up");
+        assert_eq!(
+            policy.decide(false),
+            Decision::Try,
+            "asking does not use it up"
+        );
     }
 
     /// A long run of successes is forgotten after three failures.
@@ -466,10 +676,245 @@ mod tests {
             policy.learn(true, false);
         }
         for _ in 0..3 {
-            assert_eq!(policy.decide(), Decision::Try);
+            assert_eq!(policy.decide(false), Decision::Try);
             policy.learn(false, false);
         }
-        assert_eq!(policy.decide(), Decision::Park);
+        assert_eq!(policy.decide(false), Decision::Park);
+    }
+
+    /// The lengths follow the wake-up time, within their bounds.
+    #[test]
+    fn limits_follow_the_wake_up_time_within_bounds() {
+        let us = Duration::from_micros;
+        let busy = Limits::from_wake_time(us(3));
+        assert_eq!(
+            (busy.poll, busy.descheduled, busy.short_yield),
+            (us(3), us(3), us(10))
+        );
+        let idle = Limits::from_wake_time(us(18));
+        assert_eq!(
+            (idle.poll, idle.descheduled, idle.short_yield),
+            (us(18), us(9), us(36))
+        );
+        let slow = Limits::from_wake_time(us(100));
+        assert_eq!(
+            (slow.poll, slow.descheduled, slow.short_yield),
+            (us(50), us(25), us(100))
+        );
+    }
+
+    /// The estimate follows a change of regime within a few dozen wake-ups,
+    /// and a rare wake-up that waited for a time slice barely moves it.
+    #[test]
+    fn the_wake_up_estimate_tracks_the_regime_and_ignores_outliers() {
+        let us = Duration::from_micros;
+        let wake = WakeTime::new(us(3));
+        for _ in 0..40 {
+            wake.observe(us(18));
+        }
+        assert!((us(16)..=us(18)).contains(&wake.get()), "{:?}", wake.get());
+        wake.observe(Duration::from_millis(4)); // waited for a busy CPU's time slice
+        assert!(wake.get() < us(21), "{:?}", wake.get());
+        for _ in 0..40 {
+            wake.observe(us(3));
+        }
+        assert!(wake.get() < us(4), "{:?}", wake.get());
+    }
+
+    /// The simulated machines below: two threads hand a token back and forth
+    /// (a ping-pong on two wait queues, one per direction), each wait planned
+    /// by the policy's own decisions ([`Plan`], [`Credit`], [`Limits`],
+    /// [`WakeTime`]) in simulated time.
+    mod simulation {
+        use super::*;
+
+        /// What the simulated machine does.
+        #[derive(Clone, Copy, Debug)]
+        struct Machine {
+            /// A parked thread's wake-up times, taken in turn (jitter).
+            wake: [Duration; 4],
+            /// How long a polling thread takes to see a token and answer.
+            answer: Duration,
+            /// Both threads want the same CPU: a partner runs only once the
+            /// waiter stops polling (a busy thread on every other CPU).
+            shares_cpu: bool,
+            /// How many CPUs the process may use.
+            cpus: usize,
+        }
+
+        /// What the last `measured` hand-offs of a run cost.
+        #[derive(Debug, Default)]
+        struct Cost {
+            /// Hand-offs whose waiter had parked.
+            parks: usize,
+            /// Polls that found the token.
+            polls_paid: usize,
+            /// CPU time burnt by polls that did not.
+            wasted: Duration,
+        }
+
+        /// How the pair starts.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        enum Start {
+            /// New wait queues, nothing measured yet.
+            Fresh,
+            /// Fallen into parking: no credit, probes at their rarest, the
+            /// machine's wake-up time already measured.
+            Parked,
+        }
+
+        struct Side {
+            credit: Credit,
+            hand_off: HandOff,
+        }
+
+        /// `hand_offs` hand-offs of a ping-pong pair on `machine`; the cost
+        /// of the last `measured`.
+        fn ping_pong(machine: Machine, start: Start, hand_offs: usize, measured: usize) -> Cost {
+            let wake_time = WakeTime::new(match start {
+                Start::Fresh => WAKE_START,
+                Start::Parked => machine.wake[0],
+            });
+            let side = || {
+                let credit = Credit::new();
+                if start == Start::Parked {
+                    for _ in 0..20 {
+                        credit.learn(false, true);
+                    }
+                }
+                Side {
+                    credit,
+                    hand_off: HandOff::None,
+                }
+            };
+            let mut sides = [side(), side()];
+            let mut cost = Cost::default();
+            // Side 1 waits since time 0; side 0 runs and hands off at time 0.
+            let (mut runner, mut now) = (0, Duration::ZERO);
+            let mut waiting_since = Duration::ZERO;
+            let mut plan = Plan::new(
+                &sides[1].credit,
+                &Limits::from_wake_time(wake_time.get()),
+                HandOff::None,
+                machine.cpus,
+            );
+            for turn in 0..hand_offs {
+                let waiter = 1 - runner;
+                let counted = turn >= hand_offs - measured;
+                if machine.shares_cpu {
+                    // The runner got the CPU only once the waiter's poll ended.
+                    now = now.max(waiting_since + plan.map_or(Duration::ZERO, |p| p.budget));
+                }
+                let caught =
+                    plan.is_some_and(|p| !machine.shares_cpu && now - waiting_since <= p.budget);
+                let waiter_runs_at = if caught {
+                    plan.unwrap().learn(&sides[waiter].credit, Poll::Ready);
+                    sides[runner].hand_off = HandOff::ToPoller;
+                    cost.polls_paid += usize::from(counted);
+                    now + machine.answer
+                } else {
+                    if let Some(p) = plan {
+                        p.learn(&sides[waiter].credit, Poll::GaveUp);
+                        if counted {
+                            cost.wasted += p.budget;
+                        }
+                    }
+                    cost.parks += usize::from(counted);
+                    let wake = machine.wake[turn % machine.wake.len()];
+                    wake_time.observe(wake);
+                    sides[runner].hand_off = HandOff::Woke {
+                        since: Duration::ZERO,
+                    };
+                    now + wake
+                };
+                // The runner now waits for the answer; the waiter runs.
+                let limits = Limits::from_wake_time(wake_time.get());
+                let hand_off = core::mem::replace(&mut sides[runner].hand_off, HandOff::None);
+                plan = Plan::new(&sides[runner].credit, &limits, hand_off, machine.cpus);
+                waiting_since = now;
+                now = waiter_runs_at;
+                runner = waiter;
+            }
+            cost
+        }
+
+        fn machine(wake_us: u64, shares_cpu: bool) -> Machine {
+            let us = |n| Duration::from_nanos(n * 1000);
+            // About a quarter of jitter around the wake-up time.
+            let wake = [wake_us * 4 / 4, wake_us * 5 / 4, wake_us * 3 / 4, wake_us];
+            Machine {
+                wake: wake.map(us),
+                answer: Duration::from_nanos(300),
+                shares_cpu,
+                cpus: 2,
+            }
+        }
+
+        /// Where the partner runs on another CPU, polling pays whatever the
+        /// wake-up time, and the pair polls (no park per hand-off) from a
+        /// fresh start and after having fallen into parking.
+        #[test]
+        fn with_a_running_partner_the_pair_polls_on_every_machine() {
+            for wake_us in [5, 15, 30, 60] {
+                for start in [Start::Fresh, Start::Parked] {
+                    let cost = ping_pong(machine(wake_us, false), start, 2000, 1000);
+                    assert!(
+                        cost.parks <= 10,
+                        "wake-up {wake_us} µs, {start:?}: {cost:?}"
+                    );
+                }
+            }
+        }
+
+        /// A pair that fell into parking is back to polling within a bounded
+        /// number of hand-offs: no bad equilibrium.
+        #[test]
+        fn a_pair_that_fell_into_parking_climbs_out_within_a_bounded_number_of_hand_offs() {
+            for wake_us in [5, 15, 30, 60] {
+                let warm_up = 100;
+                let cost = ping_pong(machine(wake_us, false), Start::Parked, warm_up + 1000, 1000);
+                assert_eq!(
+                    cost.parks, 0,
+                    "wake-up {wake_us} µs: still parking after {warm_up} hand-offs: {cost:?}"
+                );
+            }
+        }
+
+        /// On one CPU nothing polls: the partner needs the CPU the poll would hold.
+        #[test]
+        fn on_one_cpu_the_pair_never_polls() {
+            for wake_us in [5, 15, 30, 60] {
+                for start in [Start::Fresh, Start::Parked] {
+                    let one_cpu = Machine {
+                        cpus: 1,
+                        ..machine(wake_us, true)
+                    };
+                    let cost = ping_pong(one_cpu, start, 2000, 1000);
+                    assert_eq!(
+                        (cost.parks, cost.wasted),
+                        (1000, Duration::ZERO),
+                        "{wake_us} µs, {start:?}"
+                    );
+                }
+            }
+        }
+
+        /// Where the partner waits for this CPU, no poll can pay: the pair
+        /// parks, and the polls that probe for a change waste a small part
+        /// of what the parks cost.
+        #[test]
+        fn with_a_partner_waiting_for_this_cpu_the_pair_parks() {
+            for wake_us in [5, 15, 30, 60] {
+                let cost = ping_pong(machine(wake_us, true), Start::Fresh, 2000, 1000);
+                let parks_cost = Duration::from_micros(wake_us) * 1000;
+                assert_eq!(cost.polls_paid, 0);
+                assert!(
+                    cost.wasted < parks_cost / 5,
+                    "wake-up {wake_us} µs: {:?} polled in vain against {parks_cost:?} of wake-ups",
+                    cost.wasted
+                );
+            }
+        }
     }
 
     /// The affinity list of a `/proc` status file is counted right.
@@ -525,7 +970,11 @@ mod tests {
     /// A poll that finds its condition true at once reports it.
     #[test]
     fn a_ready_poll_returns_at_once() {
-        assert_eq!(poll(None, &mut || true), Poll::Ready);
-        assert_eq!(poll(Some(Instant::now()), &mut || false), Poll::Deadline);
+        let (budget, gap) = (Duration::from_secs(1), Duration::from_secs(1));
+        assert_eq!(poll(budget, gap, None, &mut || true), Poll::Ready);
+        assert_eq!(
+            poll(budget, gap, Some(Instant::now()), &mut || false),
+            Poll::Deadline
+        );
     }
 }
