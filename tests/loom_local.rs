@@ -232,7 +232,11 @@ fn local_value_of_an_exited_thread_is_dropped_once_by_exit_or_by_drop() {
 /// interleaving, and the value is dropped once.
 #[test]
 fn local_value_dropping_its_own_local_at_exit_completes() {
-    struct HoldsItsLocal(Option<Arc<Local<HoldsItsLocal>>>, Tracked);
+    /// The value's own `Local`, and a ledger entry (dropped with it).
+    struct HoldsItsLocal(
+        Option<Arc<Local<HoldsItsLocal>>>,
+        #[allow(dead_code)] Tracked,
+    );
     impl Drop for HoldsItsLocal {
         fn drop(&mut self) {
             drop(self.0.take());
