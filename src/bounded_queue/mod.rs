@@ -11,7 +11,7 @@
 //! 1. **fast path**: try the ring;
 //! 2. **waiting policy**: poll the ring, first briefly (16 `PAUSE`s, about
 //!    0.4 µs: the other side is usually running and answers within a
-//!    few hundred nanoseconds), then for up to 10 µs where that pays (the
+//!    few hundred nanoseconds), then for about a wake-up time where that pays (the
 //!    `SpinPolicy` of the lock family), never on one CPU; then yield the CPU
 //!    once and look again (always on one CPU; with more CPUs while yields
 //!    have been short and found the ring ready, the `YieldPolicy`): when the

@@ -20,7 +20,7 @@
 //! | `Instant` | `std::time::Instant` | the same (loom has no clock) |
 //! | `thread_local_const!`, `thread_local_lazy!` | std's `thread_local!` (the first `const`) | loom's (one per loom thread) |
 //! | `UnsafeCell`, `fence`, `Backoff` | a `core` cell with loom's closure API; `core`'s fences; crossbeam's backoff | loom's cell (race-checked) and fences; a yield per backoff step |
-//! | `SpinPolicy`, `YieldPolicy`, `parallelism` | [`mod@spin`]: poll up to 10 µs, or yield once, when it pays, learned per wait queue | no polling, no yielding |
+//! | `SpinPolicy`, `YieldPolicy`, `parallelism` | [`mod@spin`]: poll for about one measured wake-up time, or yield once, when it pays, learned per wait queue | no polling, no yielding |
 //!
 //! # Time under loom
 //!
