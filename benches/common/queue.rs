@@ -1,7 +1,8 @@
 //! `BoundedQueue`'s peers and the queue workloads (`benches/queue.rs`): the
 //! naive queue a std user writes (`Mutex<VecDeque<T>>` plus two `Condvar`s),
-//! one trait over it, threadkit's queue, crossbeam's bounded channel and std's
-//! `sync_channel`, and each workload written once against that trait.
+//! one trait over it, threadkit's queue, the bounded channels of crossbeam,
+//! kanal and flume, std's `sync_channel`, and each workload written once
+//! against that trait.
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -108,6 +109,44 @@ impl BenchQueue for Crossbeam {
     fn with_capacity(capacity: usize) -> Self {
         let (tx, rx) = crossbeam_channel::bounded(capacity);
         Crossbeam { tx, rx }
+    }
+    fn put(&self, item: u64) {
+        self.tx.send(item).unwrap()
+    }
+    fn get(&self) -> u64 {
+        self.rx.recv().unwrap()
+    }
+}
+
+/// `kanal::bounded`: both ends live as long as the run.
+pub struct Kanal {
+    tx: kanal::Sender<u64>,
+    rx: kanal::Receiver<u64>,
+}
+
+impl BenchQueue for Kanal {
+    fn with_capacity(capacity: usize) -> Self {
+        let (tx, rx) = kanal::bounded(capacity);
+        Kanal { tx, rx }
+    }
+    fn put(&self, item: u64) {
+        self.tx.send(item).unwrap()
+    }
+    fn get(&self) -> u64 {
+        self.rx.recv().unwrap()
+    }
+}
+
+/// `flume::bounded`: both ends live as long as the run.
+pub struct Flume {
+    tx: flume::Sender<u64>,
+    rx: flume::Receiver<u64>,
+}
+
+impl BenchQueue for Flume {
+    fn with_capacity(capacity: usize) -> Self {
+        let (tx, rx) = flume::bounded(capacity);
+        Flume { tx, rx }
     }
     fn put(&self, item: u64) {
         self.tx.send(item).unwrap()
