@@ -43,8 +43,11 @@ struct Figure {
     name: &'static str,
     imps: &'static [&'static str],
     run: fn(&str, u64) -> Duration,
-    round_trips: Option<fn(&str) -> Box<dyn PingPong>>,
+    round_trips: Option<MakePingPong>,
 }
+
+/// Makes a fresh ping-pong of one implementation.
+type MakePingPong = fn(&str) -> Box<dyn PingPong>;
 
 /// Both sides of a ping-pong on one primitive (or pair of them), one round
 /// trip per call of the pinger's side.
@@ -150,7 +153,7 @@ fn queues(imp: &str) -> Box<dyn PingPong> {
 }
 
 /// `iters` round trips of a fresh ping-pong made by `make(imp)`.
-fn ping_pong_run(make: fn(&str) -> Box<dyn PingPong>, imp: &str, iters: u64) -> Duration {
+fn ping_pong_run(make: MakePingPong, imp: &str, iters: u64) -> Duration {
     let pair = make(imp);
     common::ping_pong(iters, |me, iters| pair.side(me, iters))
 }
