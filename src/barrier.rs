@@ -34,7 +34,9 @@ const BROKEN: Token = Token::MIN.saturating_add(1);
 /// (Late arrivals only) the generation ended: try again.
 const RETRY: Token = Token::MIN.saturating_add(2);
 
-type Action = Box<dyn FnMut() + Send + 'static>;
+/// Boxed twice, so that the state holds a thin pointer (the action runs once
+/// a generation: the second indirection costs nothing that shows).
+type Action = Box<Box<dyn FnMut() + Send + 'static>>;
 
 /// A cyclic barrier: `parties` threads call [`wait`](Barrier::wait), and all of
 /// them block until the last one arrives; then all are released together and
@@ -91,8 +93,9 @@ pub struct Barrier {
 struct State {
     /// Threads arrived in the current generation (parked or running the action).
     arrived: usize,
-    /// Bumped whenever a generation ends, by tripping or breaking.
-    generation: u64,
+    /// Bumped whenever a generation ends, by tripping or breaking (wrapping:
+    /// it is only compared within one generation).
+    generation: u32,
     broken: bool,
     /// The last arrival is running the action with the lock released.
     tripping: bool,
@@ -222,7 +225,7 @@ impl Barrier {
     /// ```
     #[track_caller]
     pub fn with_action(parties: usize, action: impl FnMut() + Send + 'static) -> Barrier {
-        Barrier::build(parties, Some(Box::new(action)))
+        Barrier::build(parties, Some(Box::new(Box::new(action))))
     }
 
     #[track_caller]

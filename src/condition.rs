@@ -10,7 +10,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::facade::{self, AtomicUsize, Instant, Mutex, Ordering, SpinPolicy, const_fn};
+use crate::facade::{self, AtomicU32, Instant, Mutex, Ordering, SpinPolicy, const_fn};
 use crate::lock::LockGuard;
 use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 
@@ -73,10 +73,16 @@ use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Wakeups};
 /// ```
 pub struct Condition {
     state: Mutex<State>,
-    /// `state.queue.len()`, mirrored so that a notify with nobody waiting takes no lock.
-    waiting: AtomicUsize,
+    /// `state.queue.len()`, mirrored so that a notify with nobody waiting
+    /// takes no lock (32 bits: no process has more threads).
+    waiting: AtomicU32,
     /// Whether waiters poll before parking.
     spin: SpinPolicy,
+}
+
+/// The mirror of a queue's length in [`Condition::waiting`].
+fn waiters(queue: &WaitQueue) -> u32 {
+    u32::try_from(queue.len()).expect("more than u32::MAX threads wait on one Condition")
 }
 
 struct State {
@@ -118,7 +124,7 @@ impl Condition {
         pub const fn new() -> Condition {
             Condition {
                 state: facade::mutex(State { queue: WaitQueue::new(), lock: 0 }),
-                waiting: AtomicUsize::new(0),
+                waiting: AtomicU32::new(0),
                 spin: SpinPolicy::new(),
             }
         }
@@ -342,7 +348,7 @@ impl Condition {
         let mut wakeups = Wakeups::new();
         let mut state = self.state.lock();
         let woken = state.queue.wake(n, NOTIFIED, &mut wakeups);
-        self.waiting.store(state.queue.len(), Ordering::Relaxed);
+        self.waiting.store(waiters(&state.queue), Ordering::Relaxed);
         let lock = state.lock;
         drop(state);
         // Wait morphing: a woken waiter whose lock is held (usually by us) waits
@@ -416,14 +422,14 @@ impl Condition {
                 );
             }
             let waiter = state.queue.push(());
-            self.waiting.store(state.queue.len(), Ordering::Relaxed);
+            self.waiting.store(waiters(&state.queue), Ordering::Relaxed);
             waiter
         };
         let timed_out = LockGuard::unlock_for_wait(guard, || {
             let spin = Spin::Adaptive(&self.spin);
             let woken = waiter.wait_morphing(&self.state, deadline, spin, Some(raw), |state| {
                 let removed = state.queue.remove(&waiter).is_some();
-                self.waiting.store(state.queue.len(), Ordering::Relaxed);
+                self.waiting.store(waiters(&state.queue), Ordering::Relaxed);
                 Cancel::removed(removed)
             });
             // `None` only if we left the queue ourselves: a notify that chose us

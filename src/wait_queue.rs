@@ -234,8 +234,13 @@ impl Cancel {
 }
 
 /// A FIFO queue of waiters, each with primitive-specific data `D`.
+///
+/// One pointer wide: the entries live on the heap from the first wait on, so
+/// a primitive that nobody waits on stays small (a `VecDeque` is four words).
 pub(crate) struct WaitQueue<D = ()> {
-    entries: VecDeque<Entry<D>>,
+    // The box is the point: one word here instead of the deque's four.
+    #[allow(clippy::box_collection)]
+    entries: Option<Box<VecDeque<Entry<D>>>>,
 }
 
 /// A queued waiter and its data.
@@ -246,23 +251,21 @@ pub(crate) struct Entry<D> {
 
 impl<D> WaitQueue<D> {
     pub(crate) const fn new() -> Self {
-        WaitQueue {
-            entries: VecDeque::new(),
-        }
+        WaitQueue { entries: None }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.as_ref().map_or(0, |entries| entries.len())
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Queues the current thread at the back.
     pub(crate) fn push(&mut self, data: D) -> Arc<Waiter> {
         let waiter = Waiter::for_current_thread();
-        self.entries.push_back(Entry {
+        self.entries.get_or_insert_default().push_back(Entry {
             waiter: Arc::clone(&waiter),
             data,
         });
@@ -271,23 +274,23 @@ impl<D> WaitQueue<D> {
 
     /// The longest-waiting entry.
     pub(crate) fn front_mut(&mut self) -> Option<&mut Entry<D>> {
-        self.entries.front_mut()
+        self.entries.as_mut()?.front_mut()
     }
 
     /// Dequeues `waiter` (after its timeout) and returns its data, or `None` if a
     /// waker dequeued it first.
     pub(crate) fn remove(&mut self, waiter: &Arc<Waiter>) -> Option<D> {
-        let index = self
-            .entries
+        let entries = self.entries.as_mut()?;
+        let index = entries
             .iter()
             .position(|entry| Arc::ptr_eq(&entry.waiter, waiter))?;
-        self.entries.remove(index).map(|entry| entry.data)
+        entries.remove(index).map(|entry| entry.data)
     }
 
     /// Dequeues up to `n` waiters from the front, storing `token` in each;
     /// returns how many.
     pub(crate) fn wake(&mut self, n: usize, token: Token, wakeups: &mut Wakeups) -> usize {
-        let n = n.min(self.entries.len());
+        let n = n.min(self.len());
         for _ in 0..n {
             self.wake_front(token, wakeups);
         }
@@ -301,7 +304,7 @@ impl<D> WaitQueue<D> {
 
     /// Dequeues the front waiter, storing `token`, and returns its data.
     pub(crate) fn wake_front(&mut self, token: Token, wakeups: &mut Wakeups) -> Option<D> {
-        let entry = self.entries.pop_front()?;
+        let entry = self.entries.as_mut()?.pop_front()?;
         wakeups.push(entry.waiter, token);
         Some(entry.data)
     }

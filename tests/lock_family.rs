@@ -1927,3 +1927,17 @@ mod stress {
         assert_eq!(not_full.notify_all(), 0);
     }
 }
+
+/// The waiting primitives stay a few words wide: their wait queues live on
+/// the heap from the first wait on (without the debugging features, which
+/// add a node to every lock).
+#[test]
+#[cfg(not(any(feature = "lock-order", feature = "deadlock-detection")))]
+fn waiting_primitives_are_small() {
+    use std::mem::size_of;
+    assert!(size_of::<Condition>() <= 32, "{}", size_of::<Condition>());
+    assert!(size_of::<threadkit::Event>() <= 32);
+    assert!(size_of::<threadkit::Semaphore>() <= 40);
+    assert!(size_of::<threadkit::BoundedSemaphore>() <= 40);
+    assert!(size_of::<threadkit::Barrier>() <= 64);
+}

@@ -6,7 +6,9 @@ use std::collections::VecDeque;
 
 pub(crate) use loom::sync::Arc;
 pub(crate) use loom::sync::MutexGuard;
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{
+    AtomicBool, AtomicPtr, AtomicU8, AtomicU32, AtomicUsize, Ordering,
+};
 pub(crate) use std::time::Instant;
 
 /// The mutex guarding each primitive's internal state: loom's own, which costs

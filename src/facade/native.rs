@@ -1,7 +1,7 @@
 //! The facade outside loom: threadkit's raw mutex on parking_lot_core for locks,
 //! std for the rest.
 
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 pub(crate) use std::sync::Arc;
 pub(crate) use std::time::Instant;
 
