@@ -198,7 +198,8 @@ fn is_child() -> bool {
 }
 
 /// Runs the ignored test `name` of this test binary alone in a child process;
-/// returns its exit status and standard error.
+/// returns its exit status and standard error. A sanitizer's report in the
+/// child fails the test: the child's standard error is not shown otherwise.
 fn run_child(name: &str) -> (ExitStatus, String) {
     let output = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--include-ignored", "--nocapture"])
@@ -206,10 +207,12 @@ fn run_child(name: &str) -> (ExitStatus, String) {
         .env(CHILD_ENV, "1")
         .output()
         .expect("could not run the test binary");
-    (
-        output.status,
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        !stderr.contains("Sanitizer: "),
+        "a sanitizer reported in the child:\n{stderr}"
+    );
+    (output.status, stderr)
 }
 
 // ---------------------------------------------------------------------------
