@@ -73,8 +73,8 @@ mod watchdog;
 
 pub use barrier::{Barrier, BarrierWaitError, BarrierWaitResult, BrokenBarrier};
 pub use bounded_queue::{
-    BoundedQueue, Closed, GetTimeoutError, Iter, PutTimeoutError, TaskDoneError, TryGetError,
-    TryIter, TryPutError,
+    ArcProducer, BoundedQueue, Closed, GetTimeoutError, Iter, Producer, PutTimeoutError,
+    TaskDoneError, TryGetError, TryIter, TryPutError,
 };
 pub use bounded_semaphore::{BoundedSemaphore, TooManyReleases};
 pub use condition::{Condition, WaitTimeoutResult};

@@ -619,3 +619,26 @@ fn timed_out_put_never_strands_a_waiting_put() {
         );
     });
 }
+
+/// Two producer handles on two threads, one item each, and a consumer that
+/// gets until the queue is closed: the last handle's drop closes the queue,
+/// whichever thread drops last, and the consumer (which may be parked by
+/// then) wakes with both items and `Closed`: a lost wake-up would be a
+/// deadlock report. Bound 1.
+#[test]
+fn the_last_producer_handle_closes_the_queue_for_a_blocked_consumer() {
+    model_bounded(1, || {
+        // A std `Arc`: the owned handle's API takes one, as `lock_arc` does.
+        let queue = std::sync::Arc::new(BoundedQueue::new(1));
+        let producers = [queue.producer_arc(), queue.producer_arc()];
+        let threads = producers.map(|producer| thread::spawn(move || producer.put(1).unwrap()));
+        let mut seen = Vec::new();
+        while let Ok(item) = queue.get() {
+            seen.push(item);
+        }
+        assert_eq!(seen, [1, 1], "an item was lost, or the queue closed early");
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    });
+}

@@ -38,11 +38,13 @@
 //! `done` word.
 
 mod error;
+mod producer;
 mod ring;
 
 pub use error::{
     Closed, GetTimeoutError, PutTimeoutError, TaskDoneError, TryGetError, TryPutError,
 };
+pub use producer::{ArcProducer, Producer};
 
 use core::fmt;
 use core::iter::FusedIterator;
@@ -115,6 +117,8 @@ pub struct BoundedQueue<T> {
     put_spin: SpinPolicy,
     get_yield: YieldPolicy,
     put_yield: YieldPolicy,
+    /// Live producer handles (`producer.rs`): the last one's drop closes.
+    producers: AtomicUsize,
 }
 
 /// Which side of the queue a thread waits on.
@@ -159,6 +163,7 @@ impl<T> BoundedQueue<T> {
             put_spin: SpinPolicy::new(),
             get_yield: YieldPolicy::new(),
             put_yield: YieldPolicy::new(),
+            producers: AtomicUsize::new(0),
         }
     }
 
