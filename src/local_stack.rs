@@ -186,10 +186,10 @@ pub struct LocalStackGuard<'a, T: Send> {
     _thread: PhantomData<*const ()>,
 }
 
-impl<T: Send> Drop for LocalStackGuard<'_, T> {
-    fn drop(&mut self) {
-        // One at a time, each dropped outside the borrow: an entry's destructor
-        // may use the stack.
+impl<T: Send> LocalStackGuard<'_, T> {
+    /// Pops and drops the entries above `depth`, one at a time, each dropped
+    /// outside the borrow: an entry's destructor may use the stack.
+    fn pop_to_depth(&self) {
         while let Some(entry) = self.stack.stacks.get().and_then(|stack| {
             let mut stack = stack.borrow_mut();
             if stack.len() > self.depth {
@@ -200,6 +200,22 @@ impl<T: Send> Drop for LocalStackGuard<'_, T> {
         }) {
             drop(entry);
         }
+    }
+}
+
+impl<T: Send> Drop for LocalStackGuard<'_, T> {
+    fn drop(&mut self) {
+        /// If an entry's destructor panics, the unwinding drops this and so
+        /// pops the rest (a second panic aborts, as in `Vec`).
+        struct PopRest<'g, 'a, T: Send>(&'g LocalStackGuard<'a, T>);
+        impl<T: Send> Drop for PopRest<'_, '_, T> {
+            fn drop(&mut self) {
+                self.0.pop_to_depth();
+            }
+        }
+        let rest = PopRest(self);
+        rest.0.pop_to_depth();
+        core::mem::forget(rest); // nothing left to pop
     }
 }
 
