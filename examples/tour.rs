@@ -198,12 +198,19 @@ fn producer_consumer() {
             }
             writes // the loop ends once the queue is closed and drained
         });
-        let producers: Vec<_> = (0..PRODUCERS)
-            .map(|producer| {
-                let queue = &queue;
+        // A producer handle each, taken before any producer starts: the last
+        // one's drop closes the queue (also if a producer panics), and the
+        // writer's loop ends once it has drained it.
+        let handles: Vec<_> = (0..PRODUCERS).map(|_| queue.producer()).collect();
+        let producers: Vec<_> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(producer, handle)| {
                 s.spawn(move || {
                     for n in 1..=BURST {
-                        queue.put((producer, n)).expect("open until shutdown");
+                        handle
+                            .put((producer, n))
+                            .expect("open while a producer lives");
                     }
                 })
             })
@@ -214,7 +221,7 @@ fn producer_consumer() {
         let written_meanwhile = database.lock().len();
         queue.join(); // until every request put has been task_done
         assert_eq!(database.lock().len(), TOTAL);
-        queue.close(); // shutdown: the writer's loop ends
+        assert!(queue.is_closed(), "the last producer's handle closed it");
         (written_meanwhile, writer.join().unwrap())
     });
     // When the last put returned, at most CAPACITY requests were queued and one was

@@ -92,11 +92,13 @@ use crate::wait_queue::{Cancel, NOTIFIED, Spin, WaitQueue, Waiter, Wakeups};
 ///
 /// let queue = BoundedQueue::new(2);
 /// thread::scope(|s| {
-///     s.spawn(|| {
+///     let producer = queue.producer();
+///     s.spawn(move || {
 ///         for n in 1..=5 {
-///             queue.put(n).unwrap(); // blocks while 2 items wait
+///             producer.put(n).unwrap(); // blocks while 2 items wait
 ///         }
-///         queue.close(); // no more work: the consumer's loop ends
+///         // `producer` drops: no more work, the consumer's loop ends
+///         // (also if this thread panics).
 ///     });
 ///     let sum: i32 = queue.iter().sum();
 ///     assert_eq!(sum, 15);
