@@ -202,9 +202,8 @@ fn producer_consumer() {
         // one's drop closes the queue (also if a producer panics), and the
         // writer's loop ends once it has drained it.
         let handles: Vec<_> = (0..PRODUCERS).map(|_| queue.producer()).collect();
-        let producers: Vec<_> = handles
-            .into_iter()
-            .enumerate()
+        let producers: Vec<_> = (0..PRODUCERS)
+            .zip(handles)
             .map(|(producer, handle)| {
                 s.spawn(move || {
                     for n in 1..=BURST {
@@ -253,7 +252,7 @@ fn producer_consumer() {
     let late = queue.put((PRODUCERS, 1)).unwrap_err();
     assert_eq!(late.into_inner(), (PRODUCERS, 1));
     step(
-        "BoundedQueue::close() at shutdown",
+        "The last Producer handle dropped: the queue closed",
         format!(
             "the writer's `for request in &queue` loop ended after {writes} writes; \
              a late put got Err(Closed(request)), its request handed back\n"
