@@ -227,7 +227,7 @@ fn producer_consumer() {
     // being written: the producers were held back, not the queue grown.
     assert!(written_meanwhile >= TOTAL - CAPACITY - 1);
     step(
-        "BoundedQueue::put() from 3 threads, blocking while the queue is full",
+        "Producer::put() from 3 threads, blocking while the queue is full",
         format!(
             "the producers were held back: their last put returned after \
              {written_meanwhile} of {TOTAL} writes"
