@@ -54,10 +54,9 @@
 //!
 //! No sleep orders threads. CPython's `_TriggerThread` sleeps 0.1 s so that
 //! the blocking call has blocked when the trigger unclogs it; here the
-//! blocking call runs on a thread of its own and the trigger runs once that
-//! thread sleeps in the kernel (`spawn_blocked`: `/proc` on Linux; elsewhere
-//! it only gives the thread a chance to block). The queue has no hook that
-//! counts its waiters, and a queued waiter is asleep only once it parked.
+//! blocking call runs on a thread of its own and the trigger runs once the
+//! queue counts that thread among its waiters (`spawn_blocked`, through the
+//! queue's hidden `queued_getters`, `queued_putters` and `queued_joiners`).
 //!
 //! Timed waits are checked with `assert_waited` (never before the timeout,
 //! within `timeout + SLACK`); a call that must return at once gets a `LONG`
@@ -117,61 +116,20 @@ impl<T> Drop for CloseOnPanic<'_, T> {
     }
 }
 
-/// Whether a thread sleeps in the kernel: how a test knows that a thread it
-/// spawned is blocked in the queue, not about to call it.
-#[cfg(target_os = "linux")]
-mod kernel {
-    pub type Tid = u64;
-
-    /// The calling thread's Linux thread id.
-    pub fn current_tid() -> Tid {
-        let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
-        let name = link.file_name().and_then(|name| name.to_str());
-        name.and_then(|name| name.parse().ok())
-            .expect("a numeric thread id")
-    }
-
-    /// Whether thread `tid` of this process sleeps in the kernel (state `S`).
-    pub fn is_asleep(tid: Tid) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
-            return false;
-        };
-        // "tid (comm) S ...": the name may hold spaces and parentheses.
-        stat.rfind(')')
-            .is_some_and(|end| stat[end + 1..].trim_start().starts_with('S'))
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod kernel {
-    pub type Tid = ();
-
-    pub fn current_tid() -> Tid {}
-
-    /// Without `/proc`: a thread counts as asleep once it had a chance to block.
-    pub fn is_asleep((): Tid) -> bool {
-        super::let_others_run();
-        true
-    }
-}
-
-/// Spawns `f`, which must block on the queue (`what` names the call), and
-/// returns once its thread sleeps in the kernel; fails if it returned instead
-/// (CPython's "appeared not to block").
+/// Spawns `f`, which must block on `q` (`what` names the call), and returns
+/// once it waits there: once `q` counts one more waiting getter, putter or
+/// joiner. Fails if `f` returned instead (CPython's "appeared not to block").
 #[track_caller]
-fn spawn_blocked<'scope, T: Send + 'scope>(
+fn spawn_blocked<'scope, Q, T: Send + 'scope>(
     s: &'scope Scope<'scope, '_>,
+    q: &BoundedQueue<Q>,
     what: &str,
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> ScopedJoinHandle<'scope, T> {
-    let (tx, rx) = mpsc::channel();
-    let handle = s.spawn(move || {
-        tx.send(kernel::current_tid())
-            .expect("the spawner waits for the id");
-        f()
-    });
-    let tid = recv(&rx);
-    spin_until(what, || handle.is_finished() || kernel::is_asleep(tid));
+    let waiting = || q.queued_getters() + q.queued_putters() + q.queued_joiners();
+    let before = waiting();
+    let handle = s.spawn(f);
+    spin_until(what, || handle.is_finished() || waiting() > before);
     assert!(!handle.is_finished(), "{what} appeared not to block");
     handle
 }
@@ -262,11 +220,12 @@ mod cpython {
     /// returns both results. Untimed blocks: call inside `bounded`.
     #[track_caller]
     fn blocking_test<R: Send, U>(
+        q: &BoundedQueue<usize>,
         block: impl FnOnce() -> R + Send,
         trigger: impl FnOnce() -> U,
     ) -> (R, U) {
         thread::scope(|s| {
-            let blocked = spawn_blocked(s, "the blocking call", block);
+            let blocked = spawn_blocked(s, q, "the blocking call", block);
             let triggered = trigger();
             (joined(blocked), triggered)
         })
@@ -310,9 +269,9 @@ mod cpython {
         );
         assert_waited(elapsed, TIMEOUT);
         // A blocking put, untimed and timed: each waits for a get to make room.
-        let (put, got) = blocking_test(|| q.put(full), || q.get());
+        let (put, got) = blocking_test(q, || q.put(full), || q.get());
         assert_eq!((put, got), (Ok(()), Ok(0)));
-        let (put, got) = blocking_test(|| woken(|| q.put_for(full, HANDSHAKE)), || q.get());
+        let (put, got) = blocking_test(q, || woken(|| q.put_for(full, HANDSHAKE)), || q.get());
         assert_eq!((put, got), (Ok(()), Ok(1)));
         // Empty it: in FIFO order, the blocked puts last.
         let rest: Vec<usize> = (0..QUEUE_SIZE).map(|_| q.get().unwrap()).collect();
@@ -331,9 +290,9 @@ mod cpython {
         );
         assert_waited(elapsed, TIMEOUT);
         // A blocking get, untimed and timed: each waits for a put.
-        let (got, put) = blocking_test(|| q.get(), || q.put(EMPTY));
+        let (got, put) = blocking_test(q, || q.get(), || q.put(EMPTY));
         assert_eq!((got, put), (Ok(EMPTY), Ok(())));
-        let (got, put) = blocking_test(|| woken(|| q.get_for(HANDSHAKE)), || q.put(EMPTY));
+        let (got, put) = blocking_test(q, || woken(|| q.get_for(HANDSHAKE)), || q.put(EMPTY));
         assert_eq!((got, put), (Ok(EMPTY), Ok(())));
         assert!(q.is_empty());
     }
@@ -736,7 +695,7 @@ mod cpython {
         thread::scope(|s| {
             let _release = CloseOnPanic(&q);
             let joiners: Vec<_> = (0..2)
-                .map(|_| spawn_blocked(s, "join with a task unfinished", || q.join()))
+                .map(|_| spawn_blocked(s, &q, "join with a task unfinished", || q.join()))
                 .collect();
             let getter = (!immediate).then(|| {
                 s.spawn(|| {
@@ -782,7 +741,7 @@ mod cpython {
                 go.wait();
                 q.put("E")
             });
-            let joiner = spawn_blocked(s, "join with a task unfinished", || q.join());
+            let joiner = spawn_blocked(s, &q, "join with a task unfinished", || q.join());
             assert_eq!(q.unfinished_tasks(), 1);
             if immediate {
                 assert_eq!(q.close_and_take(), ["Y"]);
@@ -857,7 +816,7 @@ mod cpython {
         bounded(|| {
             let q = BoundedQueue::<&str>::new(QUEUE_SIZE);
             thread::scope(|s| {
-                let getter = spawn_blocked(s, "a get on an empty queue", || q.get());
+                let getter = spawn_blocked(s, &q, "a get on an empty queue", || q.get());
                 assert!(q.close());
                 assert_eq!(joined(getter), Err(Closed(())));
             });
@@ -1147,13 +1106,13 @@ mod spec {
             let q = BoundedQueue::new(1);
             thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
-                let getter = spawn_blocked(s, "get_until on an empty queue", || {
+                let getter = spawn_blocked(s, &q, "get_until on an empty queue", || {
                     woken(|| q.get_until(Instant::now() + HANDSHAKE))
                 });
                 q.put(1).unwrap();
                 assert_eq!(joined(getter), Ok(1));
                 q.put(2).unwrap();
-                let putter = spawn_blocked(s, "put_until on a full queue", || {
+                let putter = spawn_blocked(s, &q, "put_until on a full queue", || {
                     woken(|| q.put_until(3, Instant::now() + HANDSHAKE))
                 });
                 assert_eq!(q.get(), Ok(2));
@@ -1237,7 +1196,7 @@ mod spec {
                 let _release = CloseOnPanic(&q);
                 let getters: Vec<_> = (0..3)
                     .map(|_| {
-                        spawn_blocked(s, "a get on an empty queue", || {
+                        spawn_blocked(s, &q, "a get on an empty queue", || {
                             let item = q.get();
                             served.fetch_add(1, SeqCst);
                             item
@@ -1270,7 +1229,7 @@ mod spec {
                 let _release = CloseOnPanic(&q);
                 for n in 1..=3 {
                     let (q, admitted) = (&q, &admitted);
-                    spawn_blocked(s, "a put on a full queue", move || {
+                    spawn_blocked(s, q, "a put on a full queue", move || {
                         q.put(n).unwrap();
                         admitted.fetch_add(1, SeqCst);
                     });
@@ -1358,7 +1317,7 @@ mod spec {
             assert!(!q.join_until(start + TIMEOUT));
             assert_waited(start.elapsed(), TIMEOUT);
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join_for with a task unfinished", || {
+                let joiner = spawn_blocked(s, &q, "join_for with a task unfinished", || {
                     woken(|| q.join_for(HANDSHAKE))
                 });
                 q.task_done().unwrap();
@@ -1386,12 +1345,12 @@ mod spec {
                 let q = &q;
                 for j in 0..2 {
                     let tx = tx.clone();
-                    spawn_blocked(s, "join with tasks unfinished", move || {
+                    spawn_blocked(s, q, "join with tasks unfinished", move || {
                         q.join();
                         tx.send(j).unwrap();
                     });
                 }
-                let timed_joiner = spawn_blocked(s, "join_until with tasks unfinished", || {
+                let timed_joiner = spawn_blocked(s, q, "join_until with tasks unfinished", || {
                     woken(|| q.join_until(Instant::now() + HANDSHAKE))
                 });
                 for n in 0..3 {
@@ -1472,14 +1431,15 @@ mod spec {
         bounded(|| {
             let q = BoundedQueue::<u8>::new(2);
             thread::scope(|s| {
-                let get = spawn_blocked(s, "get on an empty queue", || q.get());
-                let get_for = spawn_blocked(s, "get_for on an empty queue", || {
+                let get = spawn_blocked(s, &q, "get on an empty queue", || q.get());
+                let get_for = spawn_blocked(s, &q, "get_for on an empty queue", || {
                     woken(|| q.get_for(HANDSHAKE))
                 });
-                let get_until = spawn_blocked(s, "get_until on an empty queue", || {
+                let get_until = spawn_blocked(s, &q, "get_until on an empty queue", || {
                     woken(|| q.get_until(Instant::now() + HANDSHAKE))
                 });
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 assert!(q.close());
                 assert_eq!(joined(get), Err(Closed(())));
                 assert_eq!(joined(get_for), Err(GetTimeoutError::Closed));
@@ -1498,11 +1458,11 @@ mod spec {
             q.put("a").unwrap();
             q.put("b").unwrap();
             thread::scope(|s| {
-                let put = spawn_blocked(s, "put on a full queue", || q.put("c"));
-                let put_for = spawn_blocked(s, "put_for on a full queue", || {
+                let put = spawn_blocked(s, &q, "put on a full queue", || q.put("c"));
+                let put_for = spawn_blocked(s, &q, "put_for on a full queue", || {
                     woken(|| q.put_for("d", HANDSHAKE))
                 });
-                let put_until = spawn_blocked(s, "put_until on a full queue", || {
+                let put_until = spawn_blocked(s, &q, "put_until on a full queue", || {
                     woken(|| q.put_until("e", Instant::now() + HANDSHAKE))
                 });
                 assert!(q.close());
@@ -1578,7 +1538,7 @@ mod spec {
             );
             assert_waited(elapsed, TIMEOUT);
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join with a task unfinished", || q.join());
+                let joiner = spawn_blocked(s, &q, "join with a task unfinished", || q.join());
                 q.task_done().unwrap();
                 joined(joiner);
             });
@@ -1616,8 +1576,8 @@ mod spec {
             q.put(1).unwrap();
             q.put(2).unwrap();
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join with two tasks queued", || q.join());
-                let timed_joiner = spawn_blocked(s, "join_for with two tasks queued", || {
+                let joiner = spawn_blocked(s, &q, "join with two tasks queued", || q.join());
+                let timed_joiner = spawn_blocked(s, &q, "join_for with two tasks queued", || {
                     woken(|| q.join_for(HANDSHAKE))
                 });
                 assert_eq!(q.close_and_take(), [1, 2]);
@@ -1636,8 +1596,8 @@ mod spec {
             let full = BoundedQueue::new(1);
             full.put("queued").unwrap();
             thread::scope(|s| {
-                let getter = spawn_blocked(s, "get on an empty queue", || empty.get());
-                let putter = spawn_blocked(s, "put on a full queue", || full.put("blocked"));
+                let getter = spawn_blocked(s, &empty, "get on an empty queue", || empty.get());
+                let putter = spawn_blocked(s, &full, "put on a full queue", || full.put("blocked"));
                 assert_eq!(empty.close_and_take(), Vec::<u8>::new());
                 assert_eq!(full.close_and_take(), ["queued"]);
                 assert_eq!(joined(getter), Err(Closed(())));
@@ -1776,10 +1736,12 @@ mod iteration {
             let q = BoundedQueue::new(1);
             thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 q.put(7).unwrap();
                 assert_eq!(joined(next), Some(7));
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 assert!(q.close());
                 assert_eq!(joined(next), None);
             });
