@@ -345,17 +345,18 @@ mod cpython {
     }
 
     fn queue_join_test(q: &BoundedQueue<i64>) {
+        const ITEMS: i64 = scaled(100) as i64;
         let cum = Mutex::new(0);
         thread::scope(|s| {
             let _release = CloseOnPanic(q);
             let workers: Vec<_> = (0..2).map(|_| s.spawn(|| worker(q, &cum))).collect();
-            for i in 0..100 {
+            for i in 0..ITEMS {
                 q.put(i).unwrap();
             }
             q.join();
             assert_eq!(
                 *cum.lock().unwrap(),
-                (0..100).sum::<i64>(),
+                (0..ITEMS).sum::<i64>(),
                 "join() did not block until all tasks were done"
             );
             assert_eq!(q.unfinished_tasks(), 0);
@@ -370,7 +371,8 @@ mod cpython {
     }
 
     /// A join returns once every task is done (twice on one queue), and
-    /// `task_done` then fails. Capacity 8 < 100 items: the puts block too.
+    /// `task_done` then fails. Capacity 8 < 100 items (10 under Miri): the
+    /// puts block too.
     #[test]
     fn test_queue_join() {
         bounded(|| {
@@ -476,9 +478,10 @@ mod cpython {
         const WRITERS: usize = 4;
         const READERS: usize = 6;
         const JOINERS: usize = 2;
-        const PER_WRITER: usize = 2048;
-        const WHEN: usize = PER_WRITER / 2;
         const BEFORE: usize = 8;
+        // 2048 natively; the trigger point, half of it, comes after `BEFORE`.
+        const PER_WRITER: usize = BEFORE + scaled(2048 - BEFORE);
+        const WHEN: usize = PER_WRITER / 2;
         let q = BoundedQueue::new(64);
         let parties = WRITERS + READERS + if immediate { JOINERS } else { 0 };
         let start = StdBarrier::new(parties);
@@ -942,7 +945,7 @@ mod cpython {
     #[test]
     fn simple_test_order() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..100).collect();
+            let inputs: Vec<usize> = (0..scaled(100)).collect();
             assert_eq!(run_threads(1, &inputs, consume), inputs);
         });
     }
@@ -950,8 +953,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..10_000).collect();
-            let mut results = run_threads(50, &inputs, consume);
+            let inputs: Vec<usize> = (0..scaled(10_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -960,8 +963,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads_nonblock() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..10_000).collect();
-            let mut results = run_threads(50, &inputs, consume_nonblock);
+            let inputs: Vec<usize> = (0..scaled(10_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume_nonblock);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -970,8 +973,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads_timeout() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..1_000).collect();
-            let mut results = run_threads(50, &inputs, consume_timeout);
+            let inputs: Vec<usize> = (0..scaled(1_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume_timeout);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -1016,7 +1019,7 @@ mod spec {
             let mut model = VecDeque::new();
             let mut puts = 0;
             let mut rnd = 0x9E37_79B9_7F4A_7C15 ^ capacity as u64;
-            for n in 0..3000usize {
+            for n in 0..scaled(3000) {
                 if xorshift(&mut rnd) % 2 == 0 {
                     let result = q.try_put(n);
                     if model.len() < capacity {
@@ -1378,7 +1381,7 @@ mod spec {
         assert!(!q.close());
         assert!(q.is_closed());
         // Racing closers: one wins.
-        for _ in 0..50 {
+        for _ in 0..scaled(50) {
             let q = BoundedQueue::<u8>::new(1);
             let start = StdBarrier::new(4);
             let wins = thread::scope(|s| {
@@ -1612,7 +1615,7 @@ mod spec {
     #[test]
     fn puts_racing_close_and_take_are_taken_or_handed_back() {
         bounded(|| {
-            for round in 0..20 {
+            for round in 0..scaled(20) {
                 let q = BoundedQueue::new(8);
                 let accepted = AtomicUsize::new(0);
                 let (counts, got, taken) = thread::scope(|s| {
@@ -1644,7 +1647,7 @@ mod spec {
                         got
                     });
                     spin_until("the putters to get going", || {
-                        accepted.load(Relaxed) >= 20 + round * 10
+                        accepted.load(Relaxed) >= scaled(20 + round * 10)
                     });
                     let taken = q.close_and_take();
                     let counts: Vec<usize> = putters.into_iter().map(joined).collect();
@@ -1710,10 +1713,11 @@ mod iteration {
     fn for_loop_ends_once_closed_and_drained() {
         bounded(|| {
             let q = BoundedQueue::new(4);
+            let items = scaled(100);
             let got = thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
                 s.spawn(|| {
-                    for n in 0..100 {
+                    for n in 0..items {
                         q.put(n).unwrap();
                     }
                     assert!(q.close());
@@ -1724,7 +1728,7 @@ mod iteration {
                 }
                 got
             });
-            assert_eq!(got, (0..100).collect::<Vec<_>>());
+            assert_eq!(got, (0..items).collect::<Vec<_>>());
             assert!(q.is_empty());
         });
     }
@@ -1873,7 +1877,7 @@ mod drops {
     #[test]
     fn failed_puts_and_close_and_take_drop_nothing() {
         bounded(|| {
-            let log: &'static DropLog = Box::leak(Box::default()); // for `bounded`
+            let log = DropLog::default();
             let q = BoundedQueue::new(2);
             q.put(log.item(0)).unwrap();
             q.put(log.item(1)).unwrap();
@@ -2078,12 +2082,13 @@ mod send_sync {
     /// `Cell`s (`Send`, not `Sync`) and two consumers.
     #[test]
     fn arc_queue_across_spawned_threads() {
+        const ITEMS: u64 = scaled(1000) as u64;
         bounded(|| {
             let q = Arc::new(BoundedQueue::new(4));
             let producer = {
                 let q = Arc::clone(&q);
                 thread::spawn(move || {
-                    for n in 0..1000u64 {
+                    for n in 0..ITEMS {
                         q.put(Box::new(Cell::new(n))).unwrap();
                     }
                     q.close()
@@ -2103,9 +2108,9 @@ mod send_sync {
                 all.extend(got);
             }
             all.sort_unstable();
-            assert_eq!(all, (0..1000).collect::<Vec<_>>());
+            assert_eq!(all, (0..ITEMS).collect::<Vec<_>>());
             assert_eq!(Arc::strong_count(&q), 1);
-            assert_eq!(q.unfinished_tasks(), 1000);
+            assert_eq!(q.unfinished_tasks(), ITEMS as usize);
         });
     }
 }
@@ -2120,11 +2125,11 @@ mod stress {
     /// The SPEC's 10^6 items in optimised builds. Under `debug_assertions` (a
     /// plain `cargo test`) 10^5, to keep the whole file near a second: with
     /// 10^6 there, measured on the 2-CPU VM, the six stress tests take 4.4 s
-    /// one at a time and the file 6 s instead of 1.4 s.
+    /// one at a time and the file 6 s instead of 1.4 s. Under Miri `scaled`.
     #[cfg(not(debug_assertions))]
     const ITEMS: usize = 1_000_000;
     #[cfg(debug_assertions)]
-    const ITEMS: usize = 100_000;
+    const ITEMS: usize = scaled(100_000);
 
     /// Consumers leave the `task_done` of every item whose sequence number is
     /// a multiple of this to the end, so the count to check is not 0.
