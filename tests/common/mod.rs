@@ -109,6 +109,21 @@ pub fn detach<T>(thread: thread::JoinHandle<T>) {
     }
 }
 
+/// `Box::leak`, for a value a test leaks on purpose. Miri reports memory that
+/// no static reaches at exit as leaked: there the allocation is made a root.
+pub fn leak<T>(value: T) -> &'static mut T {
+    let leaked = Box::leak(Box::new(value));
+    #[cfg(miri)]
+    {
+        unsafe extern "Rust" {
+            fn miri_static_root(ptr: *const u8);
+        }
+        // SAFETY: Miri's own hook; it only records the live allocation as a root.
+        unsafe { miri_static_root(std::ptr::from_mut(leaked).cast()) };
+    }
+    leaked
+}
+
 /// Unwinds like `panic!(msg)` but without running the panic hook, so the expected
 /// panics of these tests do not clutter the output. Guards drop the same way.
 pub fn throw(msg: &'static str) -> ! {
