@@ -54,10 +54,9 @@
 //!
 //! No sleep orders threads. CPython's `_TriggerThread` sleeps 0.1 s so that
 //! the blocking call has blocked when the trigger unclogs it; here the
-//! blocking call runs on a thread of its own and the trigger runs once that
-//! thread sleeps in the kernel (`spawn_blocked`: `/proc` on Linux; elsewhere
-//! it only gives the thread a chance to block). The queue has no hook that
-//! counts its waiters, and a queued waiter is asleep only once it parked.
+//! blocking call runs on a thread of its own and the trigger runs once the
+//! queue counts that thread among its waiters (`spawn_blocked`, through the
+//! queue's hidden `queued_getters`, `queued_putters` and `queued_joiners`).
 //!
 //! Timed waits are checked with `assert_waited` (never before the timeout,
 //! within `timeout + SLACK`); a call that must return at once gets a `LONG`
@@ -117,61 +116,20 @@ impl<T> Drop for CloseOnPanic<'_, T> {
     }
 }
 
-/// Whether a thread sleeps in the kernel: how a test knows that a thread it
-/// spawned is blocked in the queue, not about to call it.
-#[cfg(target_os = "linux")]
-mod kernel {
-    pub type Tid = u64;
-
-    /// The calling thread's Linux thread id.
-    pub fn current_tid() -> Tid {
-        let link = std::fs::read_link("/proc/thread-self").expect("/proc/thread-self");
-        let name = link.file_name().and_then(|name| name.to_str());
-        name.and_then(|name| name.parse().ok())
-            .expect("a numeric thread id")
-    }
-
-    /// Whether thread `tid` of this process sleeps in the kernel (state `S`).
-    pub fn is_asleep(tid: Tid) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")) else {
-            return false;
-        };
-        // "tid (comm) S ...": the name may hold spaces and parentheses.
-        stat.rfind(')')
-            .is_some_and(|end| stat[end + 1..].trim_start().starts_with('S'))
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod kernel {
-    pub type Tid = ();
-
-    pub fn current_tid() -> Tid {}
-
-    /// Without `/proc`: a thread counts as asleep once it had a chance to block.
-    pub fn is_asleep((): Tid) -> bool {
-        super::let_others_run();
-        true
-    }
-}
-
-/// Spawns `f`, which must block on the queue (`what` names the call), and
-/// returns once its thread sleeps in the kernel; fails if it returned instead
-/// (CPython's "appeared not to block").
+/// Spawns `f`, which must block on `q` (`what` names the call), and returns
+/// once it waits there: once `q` counts one more waiting getter, putter or
+/// joiner. Fails if `f` returned instead (CPython's "appeared not to block").
 #[track_caller]
-fn spawn_blocked<'scope, T: Send + 'scope>(
+fn spawn_blocked<'scope, Q, T: Send + 'scope>(
     s: &'scope Scope<'scope, '_>,
+    q: &BoundedQueue<Q>,
     what: &str,
     f: impl FnOnce() -> T + Send + 'scope,
 ) -> ScopedJoinHandle<'scope, T> {
-    let (tx, rx) = mpsc::channel();
-    let handle = s.spawn(move || {
-        tx.send(kernel::current_tid())
-            .expect("the spawner waits for the id");
-        f()
-    });
-    let tid = recv(&rx);
-    spin_until(what, || handle.is_finished() || kernel::is_asleep(tid));
+    let waiting = || q.queued_getters() + q.queued_putters() + q.queued_joiners();
+    let before = waiting();
+    let handle = s.spawn(f);
+    spin_until(what, || handle.is_finished() || waiting() > before);
     assert!(!handle.is_finished(), "{what} appeared not to block");
     handle
 }
@@ -262,11 +220,12 @@ mod cpython {
     /// returns both results. Untimed blocks: call inside `bounded`.
     #[track_caller]
     fn blocking_test<R: Send, U>(
+        q: &BoundedQueue<usize>,
         block: impl FnOnce() -> R + Send,
         trigger: impl FnOnce() -> U,
     ) -> (R, U) {
         thread::scope(|s| {
-            let blocked = spawn_blocked(s, "the blocking call", block);
+            let blocked = spawn_blocked(s, q, "the blocking call", block);
             let triggered = trigger();
             (joined(blocked), triggered)
         })
@@ -310,9 +269,9 @@ mod cpython {
         );
         assert_waited(elapsed, TIMEOUT);
         // A blocking put, untimed and timed: each waits for a get to make room.
-        let (put, got) = blocking_test(|| q.put(full), || q.get());
+        let (put, got) = blocking_test(q, || q.put(full), || q.get());
         assert_eq!((put, got), (Ok(()), Ok(0)));
-        let (put, got) = blocking_test(|| woken(|| q.put_for(full, HANDSHAKE)), || q.get());
+        let (put, got) = blocking_test(q, || woken(|| q.put_for(full, HANDSHAKE)), || q.get());
         assert_eq!((put, got), (Ok(()), Ok(1)));
         // Empty it: in FIFO order, the blocked puts last.
         let rest: Vec<usize> = (0..QUEUE_SIZE).map(|_| q.get().unwrap()).collect();
@@ -331,9 +290,9 @@ mod cpython {
         );
         assert_waited(elapsed, TIMEOUT);
         // A blocking get, untimed and timed: each waits for a put.
-        let (got, put) = blocking_test(|| q.get(), || q.put(EMPTY));
+        let (got, put) = blocking_test(q, || q.get(), || q.put(EMPTY));
         assert_eq!((got, put), (Ok(EMPTY), Ok(())));
-        let (got, put) = blocking_test(|| woken(|| q.get_for(HANDSHAKE)), || q.put(EMPTY));
+        let (got, put) = blocking_test(q, || woken(|| q.get_for(HANDSHAKE)), || q.put(EMPTY));
         assert_eq!((got, put), (Ok(EMPTY), Ok(())));
         assert!(q.is_empty());
     }
@@ -386,17 +345,18 @@ mod cpython {
     }
 
     fn queue_join_test(q: &BoundedQueue<i64>) {
+        const ITEMS: i64 = scaled(100) as i64;
         let cum = Mutex::new(0);
         thread::scope(|s| {
             let _release = CloseOnPanic(q);
             let workers: Vec<_> = (0..2).map(|_| s.spawn(|| worker(q, &cum))).collect();
-            for i in 0..100 {
+            for i in 0..ITEMS {
                 q.put(i).unwrap();
             }
             q.join();
             assert_eq!(
                 *cum.lock().unwrap(),
-                (0..100).sum::<i64>(),
+                (0..ITEMS).sum::<i64>(),
                 "join() did not block until all tasks were done"
             );
             assert_eq!(q.unfinished_tasks(), 0);
@@ -411,7 +371,8 @@ mod cpython {
     }
 
     /// A join returns once every task is done (twice on one queue), and
-    /// `task_done` then fails. Capacity 8 < 100 items: the puts block too.
+    /// `task_done` then fails. Capacity 8 < 100 items (10 under Miri): the
+    /// puts block too.
     #[test]
     fn test_queue_join() {
         bounded(|| {
@@ -517,9 +478,10 @@ mod cpython {
         const WRITERS: usize = 4;
         const READERS: usize = 6;
         const JOINERS: usize = 2;
-        const PER_WRITER: usize = 2048;
-        const WHEN: usize = PER_WRITER / 2;
         const BEFORE: usize = 8;
+        // 2048 natively; the trigger point, half of it, comes after `BEFORE`.
+        const PER_WRITER: usize = BEFORE + scaled(2048 - BEFORE);
+        const WHEN: usize = PER_WRITER / 2;
         let q = BoundedQueue::new(64);
         let parties = WRITERS + READERS + if immediate { JOINERS } else { 0 };
         let start = StdBarrier::new(parties);
@@ -736,7 +698,7 @@ mod cpython {
         thread::scope(|s| {
             let _release = CloseOnPanic(&q);
             let joiners: Vec<_> = (0..2)
-                .map(|_| spawn_blocked(s, "join with a task unfinished", || q.join()))
+                .map(|_| spawn_blocked(s, &q, "join with a task unfinished", || q.join()))
                 .collect();
             let getter = (!immediate).then(|| {
                 s.spawn(|| {
@@ -782,7 +744,7 @@ mod cpython {
                 go.wait();
                 q.put("E")
             });
-            let joiner = spawn_blocked(s, "join with a task unfinished", || q.join());
+            let joiner = spawn_blocked(s, &q, "join with a task unfinished", || q.join());
             assert_eq!(q.unfinished_tasks(), 1);
             if immediate {
                 assert_eq!(q.close_and_take(), ["Y"]);
@@ -857,7 +819,7 @@ mod cpython {
         bounded(|| {
             let q = BoundedQueue::<&str>::new(QUEUE_SIZE);
             thread::scope(|s| {
-                let getter = spawn_blocked(s, "a get on an empty queue", || q.get());
+                let getter = spawn_blocked(s, &q, "a get on an empty queue", || q.get());
                 assert!(q.close());
                 assert_eq!(joined(getter), Err(Closed(())));
             });
@@ -983,7 +945,7 @@ mod cpython {
     #[test]
     fn simple_test_order() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..100).collect();
+            let inputs: Vec<usize> = (0..scaled(100)).collect();
             assert_eq!(run_threads(1, &inputs, consume), inputs);
         });
     }
@@ -991,8 +953,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..10_000).collect();
-            let mut results = run_threads(50, &inputs, consume);
+            let inputs: Vec<usize> = (0..scaled(10_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -1001,8 +963,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads_nonblock() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..10_000).collect();
-            let mut results = run_threads(50, &inputs, consume_nonblock);
+            let inputs: Vec<usize> = (0..scaled(10_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume_nonblock);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -1011,8 +973,8 @@ mod cpython {
     #[test]
     fn simple_test_many_threads_timeout() {
         bounded(|| {
-            let inputs: Vec<usize> = (0..1_000).collect();
-            let mut results = run_threads(50, &inputs, consume_timeout);
+            let inputs: Vec<usize> = (0..scaled(1_000)).collect();
+            let mut results = run_threads(scaled(50), &inputs, consume_timeout);
             results.sort_unstable();
             assert_eq!(results, inputs);
         });
@@ -1057,7 +1019,7 @@ mod spec {
             let mut model = VecDeque::new();
             let mut puts = 0;
             let mut rnd = 0x9E37_79B9_7F4A_7C15 ^ capacity as u64;
-            for n in 0..3000usize {
+            for n in 0..scaled(3000) {
                 if xorshift(&mut rnd) % 2 == 0 {
                     let result = q.try_put(n);
                     if model.len() < capacity {
@@ -1147,13 +1109,13 @@ mod spec {
             let q = BoundedQueue::new(1);
             thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
-                let getter = spawn_blocked(s, "get_until on an empty queue", || {
+                let getter = spawn_blocked(s, &q, "get_until on an empty queue", || {
                     woken(|| q.get_until(Instant::now() + HANDSHAKE))
                 });
                 q.put(1).unwrap();
                 assert_eq!(joined(getter), Ok(1));
                 q.put(2).unwrap();
-                let putter = spawn_blocked(s, "put_until on a full queue", || {
+                let putter = spawn_blocked(s, &q, "put_until on a full queue", || {
                     woken(|| q.put_until(3, Instant::now() + HANDSHAKE))
                 });
                 assert_eq!(q.get(), Ok(2));
@@ -1237,7 +1199,7 @@ mod spec {
                 let _release = CloseOnPanic(&q);
                 let getters: Vec<_> = (0..3)
                     .map(|_| {
-                        spawn_blocked(s, "a get on an empty queue", || {
+                        spawn_blocked(s, &q, "a get on an empty queue", || {
                             let item = q.get();
                             served.fetch_add(1, SeqCst);
                             item
@@ -1270,7 +1232,7 @@ mod spec {
                 let _release = CloseOnPanic(&q);
                 for n in 1..=3 {
                     let (q, admitted) = (&q, &admitted);
-                    spawn_blocked(s, "a put on a full queue", move || {
+                    spawn_blocked(s, q, "a put on a full queue", move || {
                         q.put(n).unwrap();
                         admitted.fetch_add(1, SeqCst);
                     });
@@ -1358,7 +1320,7 @@ mod spec {
             assert!(!q.join_until(start + TIMEOUT));
             assert_waited(start.elapsed(), TIMEOUT);
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join_for with a task unfinished", || {
+                let joiner = spawn_blocked(s, &q, "join_for with a task unfinished", || {
                     woken(|| q.join_for(HANDSHAKE))
                 });
                 q.task_done().unwrap();
@@ -1386,12 +1348,12 @@ mod spec {
                 let q = &q;
                 for j in 0..2 {
                     let tx = tx.clone();
-                    spawn_blocked(s, "join with tasks unfinished", move || {
+                    spawn_blocked(s, q, "join with tasks unfinished", move || {
                         q.join();
                         tx.send(j).unwrap();
                     });
                 }
-                let timed_joiner = spawn_blocked(s, "join_until with tasks unfinished", || {
+                let timed_joiner = spawn_blocked(s, q, "join_until with tasks unfinished", || {
                     woken(|| q.join_until(Instant::now() + HANDSHAKE))
                 });
                 for n in 0..3 {
@@ -1419,7 +1381,7 @@ mod spec {
         assert!(!q.close());
         assert!(q.is_closed());
         // Racing closers: one wins.
-        for _ in 0..50 {
+        for _ in 0..scaled(50) {
             let q = BoundedQueue::<u8>::new(1);
             let start = StdBarrier::new(4);
             let wins = thread::scope(|s| {
@@ -1472,14 +1434,15 @@ mod spec {
         bounded(|| {
             let q = BoundedQueue::<u8>::new(2);
             thread::scope(|s| {
-                let get = spawn_blocked(s, "get on an empty queue", || q.get());
-                let get_for = spawn_blocked(s, "get_for on an empty queue", || {
+                let get = spawn_blocked(s, &q, "get on an empty queue", || q.get());
+                let get_for = spawn_blocked(s, &q, "get_for on an empty queue", || {
                     woken(|| q.get_for(HANDSHAKE))
                 });
-                let get_until = spawn_blocked(s, "get_until on an empty queue", || {
+                let get_until = spawn_blocked(s, &q, "get_until on an empty queue", || {
                     woken(|| q.get_until(Instant::now() + HANDSHAKE))
                 });
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 assert!(q.close());
                 assert_eq!(joined(get), Err(Closed(())));
                 assert_eq!(joined(get_for), Err(GetTimeoutError::Closed));
@@ -1498,11 +1461,11 @@ mod spec {
             q.put("a").unwrap();
             q.put("b").unwrap();
             thread::scope(|s| {
-                let put = spawn_blocked(s, "put on a full queue", || q.put("c"));
-                let put_for = spawn_blocked(s, "put_for on a full queue", || {
+                let put = spawn_blocked(s, &q, "put on a full queue", || q.put("c"));
+                let put_for = spawn_blocked(s, &q, "put_for on a full queue", || {
                     woken(|| q.put_for("d", HANDSHAKE))
                 });
-                let put_until = spawn_blocked(s, "put_until on a full queue", || {
+                let put_until = spawn_blocked(s, &q, "put_until on a full queue", || {
                     woken(|| q.put_until("e", Instant::now() + HANDSHAKE))
                 });
                 assert!(q.close());
@@ -1578,7 +1541,7 @@ mod spec {
             );
             assert_waited(elapsed, TIMEOUT);
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join with a task unfinished", || q.join());
+                let joiner = spawn_blocked(s, &q, "join with a task unfinished", || q.join());
                 q.task_done().unwrap();
                 joined(joiner);
             });
@@ -1616,8 +1579,8 @@ mod spec {
             q.put(1).unwrap();
             q.put(2).unwrap();
             thread::scope(|s| {
-                let joiner = spawn_blocked(s, "join with two tasks queued", || q.join());
-                let timed_joiner = spawn_blocked(s, "join_for with two tasks queued", || {
+                let joiner = spawn_blocked(s, &q, "join with two tasks queued", || q.join());
+                let timed_joiner = spawn_blocked(s, &q, "join_for with two tasks queued", || {
                     woken(|| q.join_for(HANDSHAKE))
                 });
                 assert_eq!(q.close_and_take(), [1, 2]);
@@ -1636,8 +1599,8 @@ mod spec {
             let full = BoundedQueue::new(1);
             full.put("queued").unwrap();
             thread::scope(|s| {
-                let getter = spawn_blocked(s, "get on an empty queue", || empty.get());
-                let putter = spawn_blocked(s, "put on a full queue", || full.put("blocked"));
+                let getter = spawn_blocked(s, &empty, "get on an empty queue", || empty.get());
+                let putter = spawn_blocked(s, &full, "put on a full queue", || full.put("blocked"));
                 assert_eq!(empty.close_and_take(), Vec::<u8>::new());
                 assert_eq!(full.close_and_take(), ["queued"]);
                 assert_eq!(joined(getter), Err(Closed(())));
@@ -1652,7 +1615,7 @@ mod spec {
     #[test]
     fn puts_racing_close_and_take_are_taken_or_handed_back() {
         bounded(|| {
-            for round in 0..20 {
+            for round in 0..scaled(20) {
                 let q = BoundedQueue::new(8);
                 let accepted = AtomicUsize::new(0);
                 let (counts, got, taken) = thread::scope(|s| {
@@ -1684,7 +1647,7 @@ mod spec {
                         got
                     });
                     spin_until("the putters to get going", || {
-                        accepted.load(Relaxed) >= 20 + round * 10
+                        accepted.load(Relaxed) >= scaled(20 + round * 10)
                     });
                     let taken = q.close_and_take();
                     let counts: Vec<usize> = putters.into_iter().map(joined).collect();
@@ -1750,10 +1713,11 @@ mod iteration {
     fn for_loop_ends_once_closed_and_drained() {
         bounded(|| {
             let q = BoundedQueue::new(4);
+            let items = scaled(100);
             let got = thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
                 s.spawn(|| {
-                    for n in 0..100 {
+                    for n in 0..items {
                         q.put(n).unwrap();
                     }
                     assert!(q.close());
@@ -1764,7 +1728,7 @@ mod iteration {
                 }
                 got
             });
-            assert_eq!(got, (0..100).collect::<Vec<_>>());
+            assert_eq!(got, (0..items).collect::<Vec<_>>());
             assert!(q.is_empty());
         });
     }
@@ -1776,10 +1740,12 @@ mod iteration {
             let q = BoundedQueue::new(1);
             thread::scope(|s| {
                 let _release = CloseOnPanic(&q);
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 q.put(7).unwrap();
                 assert_eq!(joined(next), Some(7));
-                let next = spawn_blocked(s, "iter().next() on an empty queue", || q.iter().next());
+                let next =
+                    spawn_blocked(s, &q, "iter().next() on an empty queue", || q.iter().next());
                 assert!(q.close());
                 assert_eq!(joined(next), None);
             });
@@ -1911,7 +1877,7 @@ mod drops {
     #[test]
     fn failed_puts_and_close_and_take_drop_nothing() {
         bounded(|| {
-            let log: &'static DropLog = Box::leak(Box::default()); // for `bounded`
+            let log = DropLog::default();
             let q = BoundedQueue::new(2);
             q.put(log.item(0)).unwrap();
             q.put(log.item(1)).unwrap();
@@ -2116,12 +2082,13 @@ mod send_sync {
     /// `Cell`s (`Send`, not `Sync`) and two consumers.
     #[test]
     fn arc_queue_across_spawned_threads() {
+        const ITEMS: u64 = scaled(1000) as u64;
         bounded(|| {
             let q = Arc::new(BoundedQueue::new(4));
             let producer = {
                 let q = Arc::clone(&q);
                 thread::spawn(move || {
-                    for n in 0..1000u64 {
+                    for n in 0..ITEMS {
                         q.put(Box::new(Cell::new(n))).unwrap();
                     }
                     q.close()
@@ -2141,9 +2108,9 @@ mod send_sync {
                 all.extend(got);
             }
             all.sort_unstable();
-            assert_eq!(all, (0..1000).collect::<Vec<_>>());
+            assert_eq!(all, (0..ITEMS).collect::<Vec<_>>());
             assert_eq!(Arc::strong_count(&q), 1);
-            assert_eq!(q.unfinished_tasks(), 1000);
+            assert_eq!(q.unfinished_tasks(), ITEMS as usize);
         });
     }
 }
@@ -2158,11 +2125,11 @@ mod stress {
     /// The SPEC's 10^6 items in optimised builds. Under `debug_assertions` (a
     /// plain `cargo test`) 10^5, to keep the whole file near a second: with
     /// 10^6 there, measured on the 2-CPU VM, the six stress tests take 4.4 s
-    /// one at a time and the file 6 s instead of 1.4 s.
+    /// one at a time and the file 6 s instead of 1.4 s. Under Miri `scaled`.
     #[cfg(not(debug_assertions))]
     const ITEMS: usize = 1_000_000;
     #[cfg(debug_assertions)]
-    const ITEMS: usize = 100_000;
+    const ITEMS: usize = scaled(100_000);
 
     /// Consumers leave the `task_done` of every item whose sequence number is
     /// a multiple of this to the end, so the count to check is not 0.

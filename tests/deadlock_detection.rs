@@ -6,10 +6,13 @@
 // With `lock-order` on too, the checker panics before the deadlock can happen.
 #![cfg(all(feature = "deadlock-detection", not(feature = "lock-order"), not(loom)))]
 
+mod common;
+
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::scaled;
 use threadkit::{Barrier, DeadlockReport, Lock, RLock, Watchdog};
 
 /// Generous: the monitor checks every 20 ms; a loaded machine may be slow.
@@ -175,6 +178,7 @@ fn an_rlock_deadlock_is_reported_too() {
 
 #[test]
 fn threads_that_only_wait_in_turn_are_not_reported() {
+    const ROUNDS: u64 = scaled(20_000) as u64;
     let (reports, _) = reports();
     let a = Arc::new(Lock::new(0u64));
     let b = Arc::new(Lock::new(0u64));
@@ -185,7 +189,7 @@ fn threads_that_only_wait_in_turn_are_not_reported() {
             thread::Builder::new()
                 .name(format!("consistent-{i}"))
                 .spawn(move || {
-                    for _ in 0..20_000 {
+                    for _ in 0..ROUNDS {
                         let mut ga = a.lock();
                         let mut gb = b.lock();
                         *ga += 1;
@@ -198,7 +202,7 @@ fn threads_that_only_wait_in_turn_are_not_reported() {
     for worker in workers {
         worker.join().unwrap();
     }
-    assert_eq!(*a.lock(), 40_000);
+    assert_eq!(*a.lock(), 2 * ROUNDS);
     let reports = reports.lock().unwrap_or_else(PoisonError::into_inner);
     assert!(
         !reports

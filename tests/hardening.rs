@@ -136,11 +136,13 @@ fn impossible_semaphore_requests_do_not_panic_in_try_and_timed_forms() {
     assert!(sem.try_acquire_many(usize::MAX).is_none());
     // Detached: it waits out its minute alone while the test goes on.
     let hopeless = Arc::clone(&sem);
-    thread::spawn(move || drop(hopeless.acquire_many_for(usize::MAX, Duration::from_secs(60))));
+    let hopeless =
+        thread::spawn(move || drop(hopeless.acquire_many_for(usize::MAX, Duration::from_secs(60))));
     // Give it time to start; it must not sit at the front of the queue.
     common::yield_a_while(|| assert_eq!(sem.queued_waiters(), 0, "the impossible request queued"));
     let permit = sem.acquire_for(HANDSHAKE);
     assert!(permit.is_some(), "held back by an impossible request");
+    common::detach(hopeless);
 }
 
 /// Issue 7, item 6: misuse panics point at the caller's line and name the
@@ -260,7 +262,7 @@ fn mapped_guard_holds_the_lock() {
 fn impossible_request_with_an_endless_timeout_panics_instead_of_hanging() {
     // On a thread of its own, so that a hang fails the test instead of hanging it.
     let (done, outcome) = mpsc::channel();
-    thread::spawn(move || {
+    let thread = thread::spawn(move || {
         let sem = BoundedSemaphore::new(1);
         let bounded = panic_with_location(|| drop(sem.acquire_many_for(2, Duration::MAX)));
         let sem = Arc::new(Semaphore::new(0));
@@ -271,6 +273,7 @@ fn impossible_request_with_an_endless_timeout_panics_instead_of_hanging() {
     let ((message, file), (plain, _)) = outcome
         .recv_timeout(HANDSHAKE)
         .expect("an impossible request with Duration::MAX hung");
+    thread.join().unwrap();
     assert!(
         message.contains("BoundedSemaphore::acquire_many_for"),
         "{message}"

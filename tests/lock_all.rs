@@ -419,7 +419,7 @@ mod deadlock {
     use std::sync::{Arc, Barrier};
 
     /// Rounds per test, over all threads (the seeds' scenario: 10^5).
-    const ROUNDS: usize = 100_000;
+    const ROUNDS: usize = scaled(100_000);
 
     /// Three counters behind three locks; every critical section holds the
     /// locks of the counters it increments.

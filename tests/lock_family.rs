@@ -1129,7 +1129,7 @@ mod spec_lock {
     #[test]
     fn rlock_refcell_shared_across_threads() {
         const THREADS: usize = 4;
-        const ROUNDS: usize = 200;
+        const ROUNDS: usize = scaled(200);
         let log = Arc::new(RLock::new(RefCell::new(Vec::new())));
         let threads: Vec<_> = (0..THREADS)
             .map(|t| {
@@ -1535,7 +1535,7 @@ mod spec_condition {
     /// counted must return "notified", the others "timed out".
     #[test]
     fn notify_at_the_deadline_counts_each_wakeup_once() {
-        const WAITERS: usize = 24;
+        const WAITERS: usize = scaled(24);
         const ROUNDS: usize = 4;
         let (mut notified, mut woken) = (0, 0);
         for _ in 0..ROUNDS {
@@ -1589,7 +1589,7 @@ mod spec_condition {
     #[test]
     fn notify_counts_match_wakeups_under_timeout_races() {
         const WAITERS: usize = 4;
-        const ROUNDS: usize = 400;
+        const ROUNDS: usize = scaled(400);
         let lock = Lock::new(0usize);
         let cond = Condition::new();
         let waiters_done = AtomicBool::new(false);
@@ -1793,7 +1793,7 @@ mod stress {
     #[test]
     fn lock_counter() {
         const THREADS: usize = 4;
-        const ITERS: usize = 10_000;
+        const ITERS: usize = scaled(10_000);
         let lock = Lock::new((0usize, 0usize));
         thread::scope(|s| {
             for t in 0..THREADS {
@@ -1821,7 +1821,7 @@ mod stress {
     #[test]
     fn rlock_reentrant_counter() {
         const THREADS: usize = 4;
-        const ITERS: usize = 5_000;
+        const ITERS: usize = scaled(5_000);
         let lock = RLock::new(RefCell::new(0usize));
         thread::scope(|s| {
             for _ in 0..THREADS {
@@ -1854,7 +1854,7 @@ mod stress {
     fn condition_producer_consumer() {
         const PRODUCERS: usize = 2;
         const CONSUMERS: usize = 2;
-        const ITEMS: usize = 3_000;
+        const ITEMS: usize = scaled(3_000);
         const CAPACITY: usize = 4;
         let buffer = Lock::new(Buffer {
             items: VecDeque::new(),

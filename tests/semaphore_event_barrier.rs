@@ -1794,7 +1794,7 @@ mod spec_barrier {
     #[test]
     fn cyclic_rounds_have_one_leader_and_all_indices() {
         const PARTIES: usize = 3;
-        const ROUNDS: usize = 100;
+        const ROUNDS: usize = scaled(100);
         let per_thread: Vec<Vec<BarrierWaitResult>> = bounded(|| {
             let barrier = Barrier::new(PARTIES);
             thread::scope(|s| {
@@ -1831,7 +1831,7 @@ mod spec_barrier {
     #[test]
     fn action_runs_once_per_round_before_release() {
         const PARTIES: usize = 3;
-        const ROUNDS: usize = 100;
+        const ROUNDS: usize = scaled(100);
         let count = Arc::new(AtomicUsize::new(0));
         let ran_in: Arc<Lock<Option<ThreadId>>> = Arc::new(Lock::new(None));
         let barrier = {
@@ -2257,7 +2257,7 @@ mod stress {
         bounded(|| {
             const K: usize = 3;
             const THREADS: usize = 5;
-            const ITERS: usize = 20_000;
+            const ITERS: usize = scaled(20_000);
             let sem = Semaphore::new(K);
             let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
             thread::scope(|s| {
@@ -2303,7 +2303,7 @@ mod stress {
         bounded(|| {
             const K: usize = 2;
             const THREADS: usize = 4;
-            const ITERS: usize = 20_000;
+            const ITERS: usize = scaled(20_000);
             let sem = BoundedSemaphore::new(K);
             let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
             thread::scope(|s| {
@@ -2338,7 +2338,7 @@ mod stress {
     #[test]
     fn one_permit_semaphores_as_mutexes() {
         const THREADS: usize = 4;
-        const ITERS: usize = 10_000;
+        const ITERS: usize = scaled(10_000);
         bounded(|| {
             let sem = Semaphore::new(1);
             let bounded_sem = BoundedSemaphore::new(1);
@@ -2383,7 +2383,7 @@ mod stress {
     /// before each `set`.
     #[test]
     fn event_ping_pong() {
-        const ROUNDS: usize = 20_000;
+        const ROUNDS: usize = scaled(20_000);
         let (ping, pong) = (Event::new(), Event::new());
         let ball = AtomicUsize::new(0);
         let (pings, pongs) = thread::scope(|s| {
@@ -2431,7 +2431,7 @@ mod stress {
     #[test]
     fn barrier_many_rounds() {
         const PARTIES: usize = 4;
-        const ROUNDS: usize = 2_000;
+        const ROUNDS: usize = scaled(2_000);
         let rounds = std::sync::Arc::new(AtomicUsize::new(0));
         let counter = std::sync::Arc::clone(&rounds);
         let barrier = Barrier::with_action(PARTIES, move || {

@@ -512,6 +512,30 @@ impl<T> BoundedQueue<T> {
         self.unfinished(done, self.ring.tail_position())
     }
 
+    /// Not part of the API (hidden, may change): how many threads wait for an
+    /// item right now, so tests can order a put or `close` after a getter is
+    /// known to be queued.
+    #[doc(hidden)]
+    pub fn queued_getters(&self) -> usize {
+        self.getters.lock().len()
+    }
+
+    /// Not part of the API (hidden, may change): how many threads wait for
+    /// room right now, so tests can order a get or `close` after a putter is
+    /// known to be queued.
+    #[doc(hidden)]
+    pub fn queued_putters(&self) -> usize {
+        self.putters.lock().len()
+    }
+
+    /// Not part of the API (hidden, may change): how many threads wait in
+    /// `join` right now, so tests can order a `task_done` or `close_and_take`
+    /// after a joiner is known to be queued.
+    #[doc(hidden)]
+    pub fn queued_joiners(&self) -> usize {
+        self.joiners.lock().len()
+    }
+
     /// Marks one task done: a consumer calls it after it has finished with an
     /// item it got (Python's `Queue.task_done`). When every item put has been
     /// marked done, every [`join`](Self::join) returns.

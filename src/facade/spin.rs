@@ -589,6 +589,10 @@ pub(crate) fn parallelism() -> usize {
     static CACHED: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *CACHED.get_or_init(|| {
         let available = std::thread::available_parallelism().map_or(1, |cpus| cpus.get());
+        // Miri's isolation forbids reading /proc (its threads are not the kernel's anyway).
+        if cfg!(miri) {
+            return available;
+        }
         let mask = |status| cpus_allowed(&std::fs::read_to_string(status).ok()?);
         match (mask("/proc/thread-self/status"), mask("/proc/self/status")) {
             // Limited by this thread's mask, not by a quota: use the process's.

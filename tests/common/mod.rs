@@ -24,6 +24,25 @@ pub const QUIET: Duration = Duration::from_millis(50);
 /// exhausts, and a call that wrongly waits for it cannot pass for prompt.
 pub const LONG: Duration = Duration::from_secs(10);
 
+/// The size of a workload that only buys confidence (stress rounds, items
+/// through a queue, racing threads, repeated races): `n` natively; under
+/// Miri, where a contended hand-off between threads costs some milliseconds,
+/// a thousandth of `n` but at least 10 (all of `n` if it is smaller), so
+/// each loop still takes every path a few times and checks the same
+/// invariants. Counts that a check depends on stay as they are.
+pub const fn scaled(n: usize) -> usize {
+    const FLOOR: usize = 10;
+    if !cfg!(miri) {
+        n
+    } else if n / 1000 > FLOOR {
+        n / 1000
+    } else if n > FLOOR {
+        FLOOR
+    } else {
+        n
+    }
+}
+
 /// Runs `f` and measures how long it took.
 pub fn timed<R>(f: impl FnOnce() -> R) -> (R, Duration) {
     let start = Instant::now();
@@ -78,6 +97,31 @@ pub fn try_once<R>(unblock: impl FnOnce() + Send, call: impl FnOnce() -> R) -> R
     });
     assert_prompt(elapsed, LONG);
     result
+}
+
+/// Lets `thread` end on its own after the test: natively it may still be
+/// waiting out a long timeout when the process exits. Under Miri, which fails
+/// a run whose threads outlive `main`, it is joined instead (the virtual
+/// clock skips the wait), and a panic in it fails the test.
+pub fn detach<T>(thread: thread::JoinHandle<T>) {
+    if cfg!(miri) {
+        thread.join().expect("a detached thread panicked");
+    }
+}
+
+/// `Box::leak`, for a value a test leaks on purpose. Miri reports memory that
+/// no static reaches at exit as leaked: there the allocation is made a root.
+pub fn leak<T>(value: T) -> &'static mut T {
+    let leaked = Box::leak(Box::new(value));
+    #[cfg(miri)]
+    {
+        unsafe extern "Rust" {
+            fn miri_static_root(ptr: *const u8);
+        }
+        // SAFETY: Miri's own hook; it only records the live allocation as a root.
+        unsafe { miri_static_root(std::ptr::from_mut(leaked).cast()) };
+    }
+    leaked
 }
 
 /// Unwinds like `panic!(msg)` but without running the panic hook, so the expected
