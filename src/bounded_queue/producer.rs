@@ -212,7 +212,7 @@ impl<T> fmt::Debug for ArcProducer<T> {
 #[cfg(test)]
 mod tests {
     use std::panic::resume_unwind;
-    use std::sync::Arc;
+    use crate::facade::StdArc as Arc;
     use std::thread;
 
     use super::*;
