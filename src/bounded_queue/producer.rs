@@ -211,8 +211,8 @@ impl<T> fmt::Debug for ArcProducer<T> {
 
 #[cfg(test)]
 mod tests {
-    use std::panic::resume_unwind;
     use crate::facade::StdArc as Arc;
+    use std::panic::resume_unwind;
     use std::thread;
 
     use super::*;
