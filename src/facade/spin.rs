@@ -858,6 +858,10 @@ mod tests {
         /// wake-up time, and the pair polls (no park per hand-off) from a
         /// fresh start and after having fallen into parking.
         #[test]
+        #[cfg_attr(
+            miri,
+            ignore = "arithmetic on simulated time, no unsafe and no threads: nothing for Miri to check, and its 10^5 steps take minutes there"
+        )]
         fn with_a_running_partner_the_pair_polls_on_every_machine() {
             for wake_us in [5, 15, 30, 60] {
                 for start in [Start::Fresh, Start::Parked] {
@@ -873,6 +877,10 @@ mod tests {
         /// A pair that fell into parking is back to polling within a bounded
         /// number of hand-offs: no bad equilibrium.
         #[test]
+        #[cfg_attr(
+            miri,
+            ignore = "arithmetic on simulated time, no unsafe and no threads: nothing for Miri to check, and its 10^5 steps take minutes there"
+        )]
         fn a_pair_that_fell_into_parking_climbs_out_within_a_bounded_number_of_hand_offs() {
             for wake_us in [5, 15, 30, 60] {
                 let warm_up = 100;
@@ -886,6 +894,10 @@ mod tests {
 
         /// On one CPU nothing polls: the partner needs the CPU the poll would hold.
         #[test]
+        #[cfg_attr(
+            miri,
+            ignore = "arithmetic on simulated time, no unsafe and no threads: nothing for Miri to check, and its 10^5 steps take minutes there"
+        )]
         fn on_one_cpu_the_pair_never_polls() {
             for wake_us in [5, 15, 30, 60] {
                 for start in [Start::Fresh, Start::Parked] {
@@ -907,6 +919,10 @@ mod tests {
         /// parks, and the polls that probe for a change waste a small part
         /// of what the parks cost.
         #[test]
+        #[cfg_attr(
+            miri,
+            ignore = "arithmetic on simulated time, no unsafe and no threads: nothing for Miri to check, and its 10^5 steps take minutes there"
+        )]
         fn with_a_partner_waiting_for_this_cpu_the_pair_parks() {
             for wake_us in [5, 15, 30, 60] {
                 let cost = ping_pong(machine(wake_us, true), Start::Fresh, 2000, 1000);
