@@ -275,7 +275,7 @@ mod tests {
         );
     }
 
-    /// The seeds' producer-consumer where one producer panics: the consumer
+    /// A producer-consumer where one producer panics: the consumer
     /// ends with every item put before the panic, and nothing hangs.
     #[test]
     fn a_panicking_producer_closes_the_queue_for_its_consumer() {
